@@ -1,0 +1,33 @@
+/* internal.h: shared between the files of onnx/; never included elsewhere.
+ * Conversions between protobuf-c messages and runtime structures. */
+#ifndef SUPCON_ONNX_INTERNAL_H
+#define SUPCON_ONNX_INTERNAL_H
+
+#include "onnx.pb-c.h"
+#include "onnx.h"
+
+/* Where external data may be read from while converting one model. */
+typedef struct onnx_ctx {
+	const char *label;     /* file name for messages */
+	const char *base_dir;  /* folder of the model, NULL to refuse external data */
+} onnx_ctx;
+
+/* TensorProto -> sc_tensor.  If steal is set and the tensor is stored as
+ * raw_data, the proto's buffer is moved into t instead of copied (the proto
+ * field is cleared so free_unpacked leaves it alone). */
+int onnx_tensor_from_proto(const onnx_ctx *ctx, Onnx__TensorProto *p,
+			   int steal, sc_tensor *t, sc_error *err);
+
+/* sc_tensor -> TensorProto.  p borrows t's data (raw_data points into it);
+ * release p with onnx_tensor_proto_clear(), not free_unpacked. */
+int onnx_tensor_to_proto(const sc_tensor *t, const char *name,
+			 Onnx__TensorProto *p, sc_error *err);
+void onnx_tensor_proto_clear(Onnx__TensorProto *p);
+
+/* Function inlining over a loaded model: replaces every call to one of
+ * `functions` in m's graphs (recursively) with a renamed copy of its body. */
+int onnx_inline_functions(graph_model *m, Onnx__FunctionProto **functions,
+			  size_t n_functions, const onnx_ctx *ctx,
+			  sc_error *err);
+
+#endif

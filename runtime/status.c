@@ -1,0 +1,64 @@
+/* status.c: error recording; see status.h. */
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int sc_fail(sc_error *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	err->code = code;
+	return code;
+}
+
+void sc_error_prefix(sc_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	char prefix[SC_ERROR_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	char joined[SC_ERROR_MAX];
+	snprintf(joined, sizeof joined, "%s%s", prefix, err->msg);
+	memcpy(err->msg, joined, sizeof joined);
+}
+
+void sc_error_clear(sc_error *err)
+{
+	if (!err)
+		return;
+	err->code = SC_OK;
+	err->msg[0] = '\0';
+}
+
+int sc_exit_code(int code)
+{
+	switch (code) {
+	case SC_OK: return 0;
+	case SC_EINVAL:
+	case SC_EUNSUPPORTED: return 2;
+	default: return 1;
+	}
+}
+
+const char *sc_code_name(int code)
+{
+	switch (code) {
+	case SC_OK: return "ok";
+	case SC_EINVAL: return "invalid input";
+	case SC_EUNSUPPORTED: return "unsupported";
+	case SC_EIO: return "i/o error";
+	case SC_ENOMEM: return "out of memory";
+	default: return "internal error";
+	}
+}
