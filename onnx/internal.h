@@ -24,10 +24,10 @@ int onnx_tensor_to_proto(const sc_tensor *t, const char *name,
 			 Onnx__TensorProto *p, sc_error *err);
 void onnx_tensor_proto_clear(Onnx__TensorProto *p);
 
-/* Function inlining over a loaded model: replaces every call to one of
- * `functions` in m's graphs (recursively) with a renamed copy of its body. */
-int onnx_inline_functions(graph_model *m, Onnx__FunctionProto **functions,
-			  size_t n_functions, const onnx_ctx *ctx,
-			  sc_error *err);
+/* Maps a whole file read-only.  An empty file gives data NULL, len 0.
+ * A missing or unreadable file is SC_EINVAL (bad input), other failures
+ * SC_EIO; messages start with path. */
+int onnx_map_file(const char *path, void **data, size_t *len, sc_error *err);
+void onnx_unmap_file(void *data, size_t len);
 
 #endif

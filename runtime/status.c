@@ -28,9 +28,15 @@ void sc_error_prefix(sc_error *err, const char *fmt, ...)
 	va_end(ap);
 	if (n <= 0)
 		return;
-	char joined[SC_ERROR_MAX];
-	snprintf(joined, sizeof joined, "%s%s", prefix, err->msg);
-	memcpy(err->msg, joined, sizeof joined);
+	size_t plen = strlen(prefix);
+	size_t mlen = strnlen(err->msg, sizeof err->msg - 1);
+	if (plen > sizeof err->msg - 1)
+		plen = sizeof err->msg - 1;
+	if (plen + mlen > sizeof err->msg - 1)
+		mlen = sizeof err->msg - 1 - plen;
+	memmove(err->msg + plen, err->msg, mlen);
+	memcpy(err->msg, prefix, plen);
+	err->msg[plen + mlen] = '\0';
 }
 
 void sc_error_clear(sc_error *err)
