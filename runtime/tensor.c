@@ -212,10 +212,11 @@ uint16_t tensor_float_to_half(float f)
 		if (absx < 0x33000000u)
 			return sign;
 		uint32_t man = (absx & 0x7fffff) | 0x800000;
+		/* value in units of 2^-24 is man * 2^(e - 126) */
 		int shift = 126 - (int)(absx >> 23);
-		uint32_t half = man >> (shift + 1);
-		uint32_t rem = man & ((1u << (shift + 1)) - 1);
-		uint32_t mid = 1u << shift;
+		uint32_t half = man >> shift;
+		uint32_t rem = man & ((1u << shift) - 1);
+		uint32_t mid = 1u << (shift - 1);
 		if (rem > mid || (rem == mid && (half & 1)))
 			half++;
 		return sign | (uint16_t)half;
