@@ -24,6 +24,12 @@ int onnx_tensor_to_proto(const sc_tensor *t, const char *name,
 			 Onnx__TensorProto *p, sc_error *err);
 void onnx_tensor_proto_clear(Onnx__TensorProto *p);
 
+/* Refuses buffers whose messages nest deeper than any real model, before
+ * protobuf-c's recursive decoder sees them.  label names the buffer. */
+int onnx_check_nesting(const void *buf, size_t len,
+		       const ProtobufCMessageDescriptor *desc,
+		       const char *label, sc_error *err);
+
 /* Maps a whole file read-only.  An empty file gives data NULL, len 0.
  * A missing or unreadable file is SC_EINVAL (bad input), other failures
  * SC_EIO; messages start with path. */

@@ -862,6 +862,10 @@ int onnx_load_memory(const void *buf, size_t len, const char *base_dir,
 	if (len == 0)
 		return sc_fail(err, SC_EINVAL, "%s: empty file, expected an ONNX model",
 			       label);
+	int rc = onnx_check_nesting(buf, len, &onnx__model_proto__descriptor,
+				    label, err);
+	if (rc)
+		return rc;
 	Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
 	if (!mp)
 		return sc_fail(err, SC_EINVAL,
@@ -869,7 +873,7 @@ int onnx_load_memory(const void *buf, size_t len, const char *base_dir,
 			       label);
 	onnx_ctx io = {label, base_dir};
 	graph_model *m = NULL;
-	int rc = convert_model(mp, &io, &m, err);
+	rc = convert_model(mp, &io, &m, err);
 	onnx__model_proto__free_unpacked(mp, NULL);
 	if (rc) {
 		graph_model_free(m);

@@ -399,13 +399,17 @@ int onnx_tensor_load_memory(const void *buf, size_t len, const char *label,
 	if (len == 0)
 		return sc_fail(err, SC_EINVAL, "%s: empty file, expected a TensorProto",
 			       label);
+	int rc = onnx_check_nesting(buf, len, &onnx__tensor_proto__descriptor,
+				    label, err);
+	if (rc)
+		return rc;
 	Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
 	if (!p)
 		return sc_fail(err, SC_EINVAL,
 			       "%s: not a valid TensorProto (protobuf decode failed)",
 			       label);
 	onnx_ctx ctx = {label, NULL};
-	int rc = onnx_tensor_from_proto(&ctx, p, 1, t, err);
+	rc = onnx_tensor_from_proto(&ctx, p, 1, t, err);
 	if (rc) {
 		sc_error_prefix(err, "%s: ", label);
 	} else if (name) {
