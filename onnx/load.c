@@ -290,6 +290,8 @@ static int attr_type_of(const Onnx__AttributeProto *a)
 	if (a->n_strings) return ATTR_STRINGS;
 	if (a->n_tensors) return ATTR_TENSORS;
 	if (a->n_graphs) return ATTR_GRAPHS;
+	if (a->tp) return ATTR_TYPE_PROTO;
+	if (a->n_type_protos) return ATTR_TYPE_PROTOS;
 	return ATTR_UNDEFINED;
 }
 
@@ -365,14 +367,31 @@ static int convert_attr(load_ctx *c, graph *g, graph_attr *a,
 				return rc;
 		}
 		break;
+	case ATTR_TYPE_PROTO:
+		if (!ap->tp)
+			return sc_fail(err, SC_EINVAL,
+				       "node '%s': attribute '%s' of type TYPE_PROTO has no type",
+				       node, a->name);
+		if (!(a->tp = calloc(1, sizeof *a->tp)))
+			return oom(err, node);
+		return convert_type(ap->tp, a->tp, a->name, 0, err);
+	case ATTR_TYPE_PROTOS:
+		n = ap->n_type_protos;
+		if (n && !(a->tps = calloc(n, sizeof *a->tps)))
+			return oom(err, node);
+		for (size_t i = 0; i < n; i++) {
+			a->n = (int)i + 1;
+			int rc = convert_type(ap->type_protos[i], &a->tps[i],
+					      a->name, 0, err);
+			if (rc)
+				return rc;
+		}
+		break;
 	case ATTR_SPARSE_TENSOR:
 	case ATTR_SPARSE_TENSORS:
-	case ATTR_TYPE_PROTO:
-	case ATTR_TYPE_PROTOS:
 		return sc_fail(err, SC_EUNSUPPORTED,
-			       "node '%s': attribute '%s' has type %s, which supcon does not support",
-			       node, a->name,
-			       a->type <= ATTR_SPARSE_TENSORS ? "SPARSE_TENSOR" : "TYPE_PROTO");
+			       "node '%s': attribute '%s' is a sparse tensor, which supcon does not support",
+			       node, a->name);
 	default:
 		return sc_fail(err, SC_EINVAL,
 			       "node '%s': attribute '%s' has unknown type %d", node,

@@ -124,6 +124,14 @@ void graph_attr_clear(graph_attr *a)
 		for (int i = 0; i < a->n; i++)
 			graph_free(a->graphs[i]);
 	free(a->graphs);
+	if (a->tp) {
+		graph_type_clear(a->tp);
+		free(a->tp);
+	}
+	if (a->tps)
+		for (int i = 0; i < a->n; i++)
+			graph_type_clear(&a->tps[i]);
+	free(a->tps);
 	memset(a, 0, sizeof *a);
 }
 

@@ -101,6 +101,8 @@ typedef struct graph_attr {
 	sc_bytes *strings;
 	sc_tensor *tensors;
 	struct graph **graphs;
+	struct graph_type *tp;     /* owned, TYPE_PROTO */
+	struct graph_type *tps;    /* owned, n entries, TYPE_PROTOS */
 } graph_attr;
 
 typedef struct graph_node {
