@@ -1,5 +1,5 @@
 /* graph.c: building and freeing the IR; see graph.h.
- * Validation, sorting and comparison live in graph_check.c. */
+ * Validation and sorting live in graph_check.c, comparison in graph_equal.c. */
 #include "graph.h"
 
 #include <stdlib.h>
