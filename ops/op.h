@@ -6,8 +6,9 @@
  * differences inside that range are handled by the op's own functions,
  * which receive the opset in force.
  *
- * The registry grows with the engine: shape inference now, prepare/run and
- * gradient builders as later modules add them. */
+ * An entry carries what the op needs at each stage: attribute types for
+ * validation, shape inference over declared types, and prepare/run/release
+ * for the executor (runtime/plan.h).  Gradient builders come with autodiff. */
 #ifndef SUPCON_OP_H
 #define SUPCON_OP_H
 
@@ -26,6 +27,39 @@ typedef struct op_attr_spec {
 typedef int (*op_infer_fn)(graph *g, const graph_node *n, int64_t opset,
 			   sc_error *err);
 
+struct exec_env;
+
+/* One node as the executor runs it.  The executor fills g, node, opset,
+ * in/out and env; the op owns `state`. */
+typedef struct op_kernel {
+	const graph *g;
+	const graph_node *node;
+	int64_t opset;
+	int n_in;
+	const sc_tensor *const *in;  /* in[i] NULL: optional input omitted */
+	int n_out;
+	sc_tensor *const *out;       /* out[i] NULL: optional output omitted */
+	void *state;                 /* op-private: set by prepare, freed by release */
+	struct exec_env *env;
+} op_kernel;
+
+/* Called before the first run and whenever the input dtypes or shapes (or
+ * the values of the inputs named in value_inputs) change.  Validates the
+ * inputs against the op, sets every present out[i]'s dtype and shape with
+ * tensor_set_shape() (no data: the executor provides the memory), and
+ * builds what run needs (oneDNN primitives, precomputed indices) in
+ * k->state.  Input data is readable, so shape-from-value ops work.
+ * Failures name the node: SC_EINVAL for inputs the op refuses,
+ * SC_EUNSUPPORTED for valid ONNX that supcon does not implement. */
+typedef int (*op_prepare_fn)(op_kernel *k, sc_error *err);
+
+/* Computes the outputs into the memory the executor bound to out[i]->data.
+ * Must not allocate when prepare succeeded with the same shapes. */
+typedef int (*op_run_fn)(op_kernel *k, sc_error *err);
+
+/* Frees k->state (may be NULL) and sets it to NULL. */
+typedef void (*op_release_fn)(op_kernel *k);
+
 typedef struct op_def {
 	const char *domain;        /* "" for ONNX's default domain */
 	const char *name;
@@ -33,6 +67,10 @@ typedef struct op_def {
 	int until;                 /* last opset it covers */
 	const op_attr_spec *attrs; /* terminated by a {NULL, 0} entry; NULL = none */
 	op_infer_fn infer;
+	op_prepare_fn prepare;     /* NULL: the engine cannot run this op */
+	op_run_fn run;
+	op_release_fn release;     /* NULL: state is unused or plain free() */
+	unsigned value_inputs;     /* bit i: input i's values shape the outputs */
 } op_def;
 
 /* The entry for (domain, name) at opset, or NULL.  "ai.onnx" is the

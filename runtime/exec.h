@@ -1,0 +1,40 @@
+/* exec.h: what the executor hands every kernel besides its tensors.
+ *
+ * One exec_env per plan.  It owns the oneDNN engine and stream that every
+ * primitive of the plan is created on and runs on, and the scratch buffer
+ * kernels may borrow during run (sized by the largest request made during
+ * prepare, allocated once). */
+#ifndef SUPCON_EXEC_H
+#define SUPCON_EXEC_H
+
+#include <stddef.h>
+
+#include <dnnl.h>
+
+#include "status.h"
+
+typedef struct exec_env {
+	dnnl_engine_t engine;
+	dnnl_stream_t stream;
+	int threads;
+	void *scratch;
+	size_t scratch_bytes;      /* allocated size */
+	size_t scratch_request;    /* largest size asked for so far */
+} exec_env;
+
+int exec_env_init(exec_env *env, int threads, sc_error *err);
+void exec_env_destroy(exec_env *env);
+
+/* Called from prepare: records that run will need `bytes` of scratch. */
+void exec_scratch_request(exec_env *env, size_t bytes);
+
+/* Called from run: scratch of at least the size requested in prepare. */
+void *exec_scratch(exec_env *env);
+
+/* Executor only: grows the scratch buffer to the largest request. */
+int exec_scratch_reserve(exec_env *env, sc_error *err);
+
+/* Turns a failed oneDNN status into an sc_error naming what failed. */
+int exec_dnnl_check(dnnl_status_t st, const char *what, sc_error *err);
+
+#endif

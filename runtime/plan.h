@@ -1,0 +1,59 @@
+/* plan.h: the inference engine.  A plan is built once from a model and run
+ * many times.
+ *
+ * plan_create() checks that every node's op is implemented at the model's
+ * opset (refusing the model with one line listing every missing op),
+ * schedules the nodes topologically and binds initializers.  plan_run()
+ * checks and binds the inputs, then runs the nodes in order.  The first run
+ * with a given set of input shapes prepares each node (output shapes,
+ * oneDNN primitives) and records every intermediate's size and lifetime;
+ * from those the plan lays out one arena in which tensors whose lifetimes
+ * do not overlap share memory.  Later runs with the same shapes neither
+ * prepare nor allocate.  New input shapes re-prepare the affected nodes and
+ * re-plan the arena.
+ *
+ * Ownership: the plan borrows the model, which must outlive it.  Tensors
+ * returned by plan_output() belong to the plan and stay valid until the
+ * next plan_run() or plan_free().  A plan is not thread-safe; oneDNN and our
+ * own loops use up to `threads` OpenMP threads inside one run. */
+#ifndef SUPCON_PLAN_H
+#define SUPCON_PLAN_H
+
+#include "graph.h"
+#include "status.h"
+#include "tensor.h"
+
+typedef struct plan plan;
+
+typedef struct plan_options {
+	int threads;          /* 0: OpenMP's default */
+} plan_options;
+
+int plan_create(const graph_model *m, const plan_options *opt, plan **out,
+		sc_error *err);
+void plan_free(plan *p);
+
+/* Graph inputs that are not initializers, in graph order. */
+int plan_input_count(const plan *p);
+const char *plan_input_name(const plan *p, int i);
+const graph_type *plan_input_type(const plan *p, int i);
+int plan_output_count(const plan *p);
+const char *plan_output_name(const plan *p, int i);
+
+/* Binds input tensors by name (borrowed for the duration of the run), then
+ * runs.  Every non-initializer graph input must be given exactly once; an
+ * initializer that is also a graph input may be overridden.  A dtype or a
+ * known dim that disagrees with the model's declaration is SC_EINVAL naming
+ * the input and what was expected. */
+int plan_run(plan *p, int n, const char *const *names,
+	     const sc_tensor *const *inputs, sc_error *err);
+
+/* Output i of the last successful run. */
+const sc_tensor *plan_output(const plan *p, int i);
+
+/* Bytes of the activation arena (0 before the first run), and the sum of
+ * every intermediate's size, to show what liveness-based reuse saves. */
+size_t plan_arena_bytes(const plan *p);
+size_t plan_total_bytes(const plan *p);
+
+#endif
