@@ -1,0 +1,397 @@
+/* elementwise.c: ops that compute each output element from the elements at
+ * the same (broadcast) position of their inputs.
+ *
+ * Unary, Y has X's type and shape:
+ *   Relu max(x,0), Sigmoid 1/(1+e^-x), Tanh, Sqrt, Exp, Log, Neg, Abs,
+ *   Reciprocal 1/x, Floor, Ceil (6-17); LeakyRelu x<0 ? alpha*x : x, Elu,
+ *   Selu, HardSigmoid (6-17); Softplus, Softsign, Not, Identity (1-17);
+ *   Sin, Cos, Tan, Asin, Acos, Atan (7-17); Sinh, Cosh, Asinh, Acosh, Atanh,
+ *   Erf, Sign, Shrink (9-17); ThresholdedRelu (10-17); Round (11-17);
+ *   Celu (12-17); HardSwish (14-17).
+ *   Clip min(max(x, min), max): bounds are attributes in 6-10, optional
+ *   scalar inputs in 11-17.
+ *   Dropout (7-17): Y = X at inference; the optional mask is T in 7-9 and
+ *   bool from 10; ratio and training_mode become inputs in 12.
+ *   Cast (6-17): X converted to the dtype `to`.  CastLike (15-17): to the
+ *   dtype of the second input.
+ *   IsNaN (9-17), IsInf (10-17): bool.
+ *   Trilu (14-17): the upper or lower triangle of the last two axes.
+ *   CumSum (11-17): running sums along the axis given as input 1.
+ * Binary with numpy broadcasting (opsets 7-17; the `broadcast`/`axis`
+ * attributes of opsets 1-6 are not supported):
+ *   Add, Sub, Mul, Div, Pow (from 12 the exponent may have its own type),
+ *   Mod (10-17), BitShift (11-17), PRelu (slope broadcasts towards X);
+ *   Equal, Less, Greater, And, Or, Xor, LessOrEqual and GreaterOrEqual
+ *   (12-17) give bool.
+ * Where (9-17): cond ? X : Y, all three broadcast.
+ * Variadic with broadcasting (8-17): Sum, Min, Max, Mean.
+ *
+ * Shape inference only for now; kernels and gradients come with the engine. */
+#include <string.h>
+
+#include "infer_util.h"
+
+static const op_attr_spec alpha_attrs[] = {
+	{"alpha", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec alpha_beta_attrs[] = {
+	{"alpha", ATTR_FLOAT},
+	{"beta", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec selu_attrs[] = {
+	{"alpha", ATTR_FLOAT},
+	{"gamma", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec shrink_attrs[] = {
+	{"bias", ATTR_FLOAT},
+	{"lambd", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec clip6_attrs[] = {
+	{"max", ATTR_FLOAT},
+	{"min", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec dropout7_attrs[] = {
+	{"ratio", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec dropout12_attrs[] = {
+	{"seed", ATTR_INT},
+	{NULL, 0},
+};
+
+static const op_attr_spec cast_attrs[] = {
+	{"to", ATTR_INT},
+	{NULL, 0},
+};
+
+static const op_attr_spec isinf_attrs[] = {
+	{"detect_negative", ATTR_INT},
+	{"detect_positive", ATTR_INT},
+	{NULL, 0},
+};
+
+static const op_attr_spec mod_attrs[] = {
+	{"fmod", ATTR_INT},
+	{NULL, 0},
+};
+
+static const op_attr_spec bitshift_attrs[] = {
+	{"direction", ATTR_STRING},
+	{NULL, 0},
+};
+
+static const op_attr_spec trilu_attrs[] = {
+	{"upper", ATTR_INT},
+	{NULL, 0},
+};
+
+static const op_attr_spec cumsum_attrs[] = {
+	{"exclusive", ATTR_INT},
+	{"reverse", ATTR_INT},
+	{NULL, 0},
+};
+
+/* X's shape with dtype elem. */
+static int like_input(graph *g, const graph_node *n, int out, int elem,
+		      sc_error *err)
+{
+	infer_tensor x;
+	infer_input(g, n, 0, &x);
+	x.elem = elem;
+	return infer_set_output(g, n, out, &x, err);
+}
+
+static int to_bool_infer(graph *g, const graph_node *n, int64_t opset,
+			 sc_error *err)
+{
+	(void)opset;
+	return like_input(g, n, 0, SC_BOOL, err);
+}
+
+static int clip_infer(graph *g, const graph_node *n, int64_t opset,
+		      sc_error *err)
+{
+	infer_tensor x, b;
+	infer_input(g, n, 0, &x);
+	for (int i = 1; i <= 2 && opset >= 11; i++) {
+		if (!infer_input(g, n, i, &b))
+			continue;
+		int rc = infer_unify_elem(g, n, 0, x.elem, i, b.elem, &x.elem, err);
+		if (rc)
+			return rc;
+		if (b.rank > 1 || (b.rank == 1 && b.dims[0].value >= 0 &&
+				   b.dims[0].value != 1))
+			return infer_fail(g, n, err, "input %d (%s) must be a scalar",
+					  i, i == 1 ? "min" : "max");
+	}
+	return infer_set_output(g, n, 0, &x, err);
+}
+
+static int dropout_infer(graph *g, const graph_node *n, int64_t opset,
+			 sc_error *err)
+{
+	infer_tensor x;
+	infer_input(g, n, 0, &x);
+	int rc = infer_set_output(g, n, 0, &x, err);
+	if (rc)
+		return rc;
+	if (opset >= 10)
+		x.elem = SC_BOOL;
+	return infer_set_output(g, n, 1, &x, err);
+}
+
+static int cast_infer(graph *g, const graph_node *n, int64_t opset,
+		      sc_error *err)
+{
+	(void)opset;
+	const graph_attr *to = graph_node_attr(n, "to");
+	if (!to || to->type != ATTR_INT)
+		return infer_fail(g, n, err, "attribute 'to' is required");
+	if (to->i < 0 || to->i > INT32_MAX || !tensor_dtype_valid((int)to->i))
+		return infer_fail(g, n, err, "'to' = %lld is not a supported data type",
+				  (long long)to->i);
+	return like_input(g, n, 0, (int)to->i, err);
+}
+
+static int cast_like_infer(graph *g, const graph_node *n, int64_t opset,
+			   sc_error *err)
+{
+	(void)opset;
+	infer_tensor target;
+	infer_input(g, n, 1, &target);
+	return like_input(g, n, 0, target.elem, err);
+}
+
+/* Broadcasts inputs 0 and 1; same_type makes their dtypes agree.  Returns
+ * the broadcast shape in *y with input 0's dtype. */
+static int broadcast2(graph *g, const graph_node *n, int same_type,
+		      infer_tensor *y, sc_error *err)
+{
+	infer_tensor a, b;
+	infer_input(g, n, 0, &a);
+	infer_input(g, n, 1, &b);
+	int elem = a.elem;
+	if (same_type) {
+		int rc = infer_unify_elem(g, n, 0, a.elem, 1, b.elem, &elem, err);
+		if (rc)
+			return rc;
+	}
+	int rc = infer_broadcast(g, n, &a, &b, y, err);
+	y->elem = elem;
+	return rc;
+}
+
+static int arith_infer(graph *g, const graph_node *n, int64_t opset,
+		       sc_error *err)
+{
+	(void)opset;
+	infer_tensor y;
+	int rc = broadcast2(g, n, 1, &y, err);
+	return rc ? rc : infer_set_output(g, n, 0, &y, err);
+}
+
+static int pow_infer(graph *g, const graph_node *n, int64_t opset,
+		     sc_error *err)
+{
+	infer_tensor y;
+	int rc = broadcast2(g, n, opset < 12, &y, err);
+	return rc ? rc : infer_set_output(g, n, 0, &y, err);
+}
+
+static int compare_infer(graph *g, const graph_node *n, int64_t opset,
+			 sc_error *err)
+{
+	(void)opset;
+	infer_tensor y;
+	int rc = broadcast2(g, n, 1, &y, err);
+	y.elem = SC_BOOL;
+	return rc ? rc : infer_set_output(g, n, 0, &y, err);
+}
+
+static int prelu_infer(graph *g, const graph_node *n, int64_t opset,
+		       sc_error *err)
+{
+	(void)opset;
+	infer_tensor x, slope, y;
+	infer_input(g, n, 0, &x);
+	infer_input(g, n, 1, &slope);
+	int rc = infer_unify_elem(g, n, 0, x.elem, 1, slope.elem, &x.elem, err);
+	if (!rc)
+		rc = infer_broadcast(g, n, &x, &slope, &y, err);
+	if (rc)
+		return rc;
+	if (x.rank >= 0 && slope.rank > x.rank)
+		return infer_fail(g, n, err, "slope has rank %d, more than X's %d",
+				  slope.rank, x.rank);
+	for (int i = 0; i < x.rank && y.rank == x.rank; i++)
+		if (x.dims[i].value >= 0 && !infer_dim_same(x.dims[i], y.dims[i]))
+			return infer_fail(g, n, err,
+					  "slope does not broadcast to X along axis %d", i);
+	/* y is X's shape, with any size the slope pins down */
+	return infer_set_output(g, n, 0, x.rank >= 0 ? &y : &x, err);
+}
+
+static int where_infer(graph *g, const graph_node *n, int64_t opset,
+		       sc_error *err)
+{
+	(void)opset;
+	infer_tensor c, a, b, ab, y;
+	infer_input(g, n, 0, &c);
+	infer_input(g, n, 1, &a);
+	infer_input(g, n, 2, &b);
+	if (c.elem && c.elem != SC_BOOL)
+		return infer_fail(g, n, err, "condition must be bool, not %s",
+				  tensor_dtype_name(c.elem));
+	int elem;
+	int rc = infer_unify_elem(g, n, 1, a.elem, 2, b.elem, &elem, err);
+	if (!rc)
+		rc = infer_broadcast(g, n, &a, &b, &ab, err);
+	if (!rc)
+		rc = infer_broadcast(g, n, &c, &ab, &y, err);
+	if (rc)
+		return rc;
+	y.elem = elem;
+	return infer_set_output(g, n, 0, &y, err);
+}
+
+static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
+			  sc_error *err)
+{
+	(void)opset;
+	int k = infer_n_inputs(n);
+	if (k < 1)
+		return infer_fail(g, n, err, "needs at least one input");
+	infer_tensor acc, t;
+	infer_input(g, n, 0, &acc);
+	for (int i = 1; i < k; i++) {
+		if (!infer_input(g, n, i, &t))
+			return infer_fail(g, n, err, "input %d is empty", i);
+		int elem;
+		int rc = infer_unify_elem(g, n, 0, acc.elem, i, t.elem, &elem, err);
+		if (!rc)
+			rc = infer_broadcast(g, n, &acc, &t, &acc, err);
+		if (rc)
+			return rc;
+		acc.elem = elem;
+	}
+	return infer_set_output(g, n, 0, &acc, err);
+}
+
+#define UNARY(nm, from) \
+	{.domain = "", .name = nm, .since = from, .until = 17, \
+	 .infer = infer_same_as_input}
+#define UNARY_A(nm, from, spec) \
+	{.domain = "", .name = nm, .since = from, .until = 17, \
+	 .attrs = spec, .infer = infer_same_as_input}
+
+const op_def op_elementwise_defs[] = {
+	UNARY("Relu", 6),
+	UNARY("Sigmoid", 6),
+	UNARY("Tanh", 6),
+	UNARY("Sqrt", 6),
+	UNARY("Exp", 6),
+	UNARY("Log", 6),
+	UNARY("Neg", 6),
+	UNARY("Abs", 6),
+	UNARY("Reciprocal", 6),
+	UNARY("Floor", 6),
+	UNARY("Ceil", 6),
+	UNARY("Softplus", 1),
+	UNARY("Softsign", 1),
+	UNARY("Not", 1),
+	UNARY("Identity", 1),
+	UNARY("Sin", 7),
+	UNARY("Cos", 7),
+	UNARY("Tan", 7),
+	UNARY("Asin", 7),
+	UNARY("Acos", 7),
+	UNARY("Atan", 7),
+	UNARY("Sinh", 9),
+	UNARY("Cosh", 9),
+	UNARY("Asinh", 9),
+	UNARY("Acosh", 9),
+	UNARY("Atanh", 9),
+	UNARY("Erf", 9),
+	UNARY("Sign", 9),
+	UNARY("Round", 11),
+	UNARY("HardSwish", 14),
+	UNARY_A("LeakyRelu", 6, alpha_attrs),
+	UNARY_A("Elu", 6, alpha_attrs),
+	UNARY_A("ThresholdedRelu", 10, alpha_attrs),
+	UNARY_A("Celu", 12, alpha_attrs),
+	UNARY_A("Selu", 6, selu_attrs),
+	UNARY_A("HardSigmoid", 6, alpha_beta_attrs),
+	UNARY_A("Shrink", 9, shrink_attrs),
+	UNARY_A("Trilu", 14, trilu_attrs),
+	UNARY_A("CumSum", 11, cumsum_attrs),
+	{.domain = "", .name = "Clip", .since = 6, .until = 10,
+	 .attrs = clip6_attrs, .infer = clip_infer},
+	{.domain = "", .name = "Clip", .since = 11, .until = 17,
+	 .attrs = NULL, .infer = clip_infer},
+	{.domain = "", .name = "Dropout", .since = 7, .until = 11,
+	 .attrs = dropout7_attrs, .infer = dropout_infer},
+	{.domain = "", .name = "Dropout", .since = 12, .until = 17,
+	 .attrs = dropout12_attrs, .infer = dropout_infer},
+	{.domain = "", .name = "Cast", .since = 6, .until = 17,
+	 .attrs = cast_attrs, .infer = cast_infer},
+	{.domain = "", .name = "CastLike", .since = 15, .until = 17,
+	 .attrs = NULL, .infer = cast_like_infer},
+	{.domain = "", .name = "IsNaN", .since = 9, .until = 17,
+	 .attrs = NULL, .infer = to_bool_infer},
+	{.domain = "", .name = "IsInf", .since = 10, .until = 17,
+	 .attrs = isinf_attrs, .infer = to_bool_infer},
+	{.domain = "", .name = "Add", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = arith_infer},
+	{.domain = "", .name = "Sub", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = arith_infer},
+	{.domain = "", .name = "Mul", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = arith_infer},
+	{.domain = "", .name = "Div", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = arith_infer},
+	{.domain = "", .name = "Pow", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = pow_infer},
+	{.domain = "", .name = "Mod", .since = 10, .until = 17,
+	 .attrs = mod_attrs, .infer = arith_infer},
+	{.domain = "", .name = "BitShift", .since = 11, .until = 17,
+	 .attrs = bitshift_attrs, .infer = arith_infer},
+	{.domain = "", .name = "PRelu", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = prelu_infer},
+	{.domain = "", .name = "Equal", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "Less", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "Greater", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "LessOrEqual", .since = 12, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "GreaterOrEqual", .since = 12, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "And", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "Or", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "Xor", .since = 7, .until = 17,
+	 .attrs = NULL, .infer = compare_infer},
+	{.domain = "", .name = "Where", .since = 9, .until = 17,
+	 .attrs = NULL, .infer = where_infer},
+	{.domain = "", .name = "Sum", .since = 8, .until = 17,
+	 .attrs = NULL, .infer = variadic_infer},
+	{.domain = "", .name = "Min", .since = 8, .until = 17,
+	 .attrs = NULL, .infer = variadic_infer},
+	{.domain = "", .name = "Max", .since = 8, .until = 17,
+	 .attrs = NULL, .infer = variadic_infer},
+	{.domain = "", .name = "Mean", .since = 8, .until = 17,
+	 .attrs = NULL, .infer = variadic_infer},
+	{0},
+};
