@@ -29,6 +29,18 @@ typedef int (*op_infer_fn)(graph *g, const graph_node *n, int64_t opset,
 
 struct exec_env;
 
+/* What the planner folded into a node (see runtime/plan.c).  Only ops
+ * whose op_def lists the capability in fuse_caps ever receive one. */
+enum {
+	FUSE_RELU = 1 << 0,   /* max(0, y) on the output */
+	FUSE_SUM = 1 << 1,    /* y + sum, before the relu; same shape as y */
+};
+
+typedef struct op_fusion {
+	int relu;
+	const sc_tensor *sum;  /* NULL when no residual is added */
+} op_fusion;
+
 /* One node as the executor runs it.  The executor fills g, node, opset,
  * in/out and env; the op owns `state`. */
 typedef struct op_kernel {
@@ -41,6 +53,7 @@ typedef struct op_kernel {
 	sc_tensor *const *out;       /* out[i] NULL: optional output omitted */
 	void *state;                 /* op-private: set by prepare, freed by release */
 	struct exec_env *env;
+	const op_fusion *fuse;       /* NULL: nothing fused */
 } op_kernel;
 
 /* Called before the first run and whenever the input dtypes or shapes (or
@@ -71,6 +84,7 @@ typedef struct op_def {
 	op_run_fn run;
 	op_release_fn release;     /* NULL: state is unused or plain free() */
 	unsigned value_inputs;     /* bit i: input i's values shape the outputs */
+	unsigned fuse_caps;        /* FUSE_* the kernel honours in op_kernel.fuse */
 } op_def;
 
 /* The entry for (domain, name) at opset, or NULL.  "ai.onnx" is the

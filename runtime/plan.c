@@ -9,6 +9,7 @@
  * memory from it and allocate nothing. */
 #include "plan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "../ops/op.h"
 #include "exec.h"
+#include "infer.h"
 
 enum { SLOT_ACTIVATION, SLOT_CONST, SLOT_INPUT };
 
@@ -31,8 +33,13 @@ typedef struct plan_node {
 	const graph_node *node;
 	const op_def *def;
 	op_kernel k;
+	int *in_ids, n_in_ids;     /* kernel inputs, then values fusions read */
+	int *out_ids;              /* after fusion: the absorbed node's outputs */
 	const sc_tensor **in;
 	sc_tensor **out;
+	int absorbed;              /* folded into an earlier node: not run */
+	op_fusion fuse;
+	sc_tensor folded[2];       /* BatchNormalization folded into W and B */
 	int prepared;
 	sig_entry *sig;            /* n_in entries: what prepare last saw */
 	void *sig_values;          /* bytes of the value_inputs at that time */
@@ -61,6 +68,190 @@ struct plan {
 	int arena_valid;
 	int ran;
 };
+
+/* --- fusion --------------------------------------------------------------- */
+
+static int is_op(const plan_node *pn, const char *op)
+{
+	return strcmp(pn->node->op_type, op) == 0 &&
+	       (!*pn->node->domain || strcmp(pn->node->domain, "ai.onnx") == 0);
+}
+
+/* A float32 initializer that a caller cannot override through an input. */
+static const sc_tensor *fixed_weight(const plan *p, int v)
+{
+	if (v < 0)
+		return NULL;
+	const graph_value *val = &p->g->values[v];
+	if (!(val->flags & VALUE_INITIALIZER) || (val->flags & VALUE_INPUT))
+		return NULL;
+	const sc_tensor *t = &p->g->inits[val->init].tensor;
+	return t->dtype == SC_FLOAT ? t : NULL;
+}
+
+/* Two values whose declared or inferred types prove the same shape. */
+static int same_static_shape(const graph_value *a, const graph_value *b)
+{
+	const graph_type *x = &a->type, *y = &b->type;
+	if (x->kind != GRAPH_TYPE_TENSOR || y->kind != GRAPH_TYPE_TENSOR ||
+	    x->elem != y->elem || x->rank < 0 || x->rank != y->rank)
+		return 0;
+	for (int i = 0; i < x->rank; i++) {
+		const graph_dim *d = &x->dims[i], *e = &y->dims[i];
+		if (d->value >= 0 ? d->value != e->value :
+		    !d->param || !e->param || strcmp(d->param, e->param))
+			return 0;
+	}
+	return 1;
+}
+
+/* W' = W * s and B' = (B - mean) * s + beta with s = gamma / sqrt(var + eps),
+ * per output channel, in double. */
+static int fold_batchnorm(plan *p, plan_node *conv, const plan_node *bn,
+			  sc_error *err)
+{
+	const sc_tensor *w = fixed_weight(p, conv->in_ids[1]);
+	const sc_tensor *b = conv->node->n_inputs > 2 ?
+		fixed_weight(p, conv->in_ids[2]) : NULL;
+	const sc_tensor *gamma = fixed_weight(p, bn->in_ids[1]);
+	const sc_tensor *beta = fixed_weight(p, bn->in_ids[2]);
+	const sc_tensor *mean = fixed_weight(p, bn->in_ids[3]);
+	const sc_tensor *var = fixed_weight(p, bn->in_ids[4]);
+	if (!w || w->rank < 3 || !gamma || !beta || !mean || !var ||
+	    (conv->node->n_inputs > 2 && conv->in_ids[2] >= 0 && !b))
+		return 0;
+	int64_t co = w->dims[0];
+	if (gamma->numel != co || beta->numel != co || mean->numel != co ||
+	    var->numel != co || (b && b->numel != co))
+		return 0;
+	const graph_attr *eps_attr = graph_node_attr(bn->node, "epsilon");
+	double eps = eps_attr ? eps_attr->f : 1e-5;
+	int64_t bias_dims[1] = {co};
+	int rc = tensor_alloc(&conv->folded[0], SC_FLOAT, w->rank, w->dims,
+			      "folded weights", err);
+	if (!rc)
+		rc = tensor_alloc(&conv->folded[1], SC_FLOAT, 1, bias_dims,
+				  "folded bias", err);
+	if (rc)
+		return -1;
+	int64_t per = w->numel / co;
+	const float *W = w->data, *G = gamma->data, *Be = beta->data,
+		    *M = mean->data, *V = var->data, *B = b ? b->data : NULL;
+	float *W2 = conv->folded[0].data, *B2 = conv->folded[1].data;
+	for (int64_t c = 0; c < co; c++) {
+		double scale = G[c] / sqrt((double)V[c] + eps);
+		for (int64_t i = 0; i < per; i++)
+			W2[c * per + i] = (float)(W[c * per + i] * scale);
+		B2[c] = (float)(((B ? B[c] : 0.0) - M[c]) * scale + Be[c]);
+	}
+	if (conv->k.n_in < 3) {
+		conv->in_ids[2] = -1;
+		conv->k.n_in = 3;
+		conv->n_in_ids = 3;
+	}
+	return 1;
+}
+
+/* BatchNormalization in inference mode with only its Y output in use. */
+static int bn_is_inference(const plan_node *bn)
+{
+	const graph_attr *a = graph_node_attr(bn->node, "training_mode");
+	if (a && a->i)
+		return 0;
+	if (bn->k.opset < 9) {
+		const graph_attr *sp = graph_node_attr(bn->node, "spatial");
+		if (sp && sp->i == 0)
+			return 0;
+	}
+	if (bn->k.opset < 7)
+		return 0;
+	for (int j = 1; j < bn->node->n_outputs; j++)
+		if (bn->node->outputs[j] >= 0)
+			return 0;
+	return bn->node->n_inputs == 5;
+}
+
+/* Folds, into each Conv whose kernel accepts it, a following inference
+ * BatchNormalization (into its weights), then an Add of a residual that is
+ * ready before the conv runs, then a Relu.  Each absorbed node must be the
+ * only reader of the value it takes over, which must not be a graph output. */
+static int plan_fuse(plan *p, sc_error *err)
+{
+	int nv = p->n_values;
+	int *uses = calloc((size_t)nv + 1, sizeof *uses);
+	int *reader = malloc(((size_t)nv + 1) * sizeof *reader);
+	int *made_at = malloc(((size_t)nv + 1) * sizeof *made_at);
+	if (!uses || !reader || !made_at) {
+		free(uses);
+		free(reader);
+		free(made_at);
+		return sc_fail(err, SC_ENOMEM, "out of memory fusing the plan");
+	}
+	for (int v = 0; v < nv; v++) {
+		reader[v] = -1;
+		made_at[v] = -1;
+	}
+	for (int s = 0; s < p->n_nodes; s++) {
+		const graph_node *n = p->nodes[s].node;
+		for (int j = 0; j < n->n_inputs; j++)
+			if (n->inputs[j] >= 0) {
+				uses[n->inputs[j]]++;
+				reader[n->inputs[j]] = s;
+			}
+		for (int j = 0; j < n->n_outputs; j++)
+			if (n->outputs[j] >= 0)
+				made_at[n->outputs[j]] = s;
+	}
+	for (int i = 0; i < p->g->n_outputs; i++)
+		uses[p->g->outputs[i]] += 2;   /* never absorb a graph output */
+	int rc = SC_OK;
+	for (int s = 0; s < p->n_nodes && !rc; s++) {
+		plan_node *conv = &p->nodes[s];
+		unsigned caps = conv->def ? conv->def->fuse_caps : 0;
+		if (!is_op(conv, "Conv") || conv->node->n_outputs != 1 || !caps)
+			continue;
+		int y = conv->out_ids[0];
+#define SOLE_READER(v) ((v) >= 0 && uses[v] == 1 ? &p->nodes[reader[v]] : NULL)
+		plan_node *next = SOLE_READER(y);
+		if (next && is_op(next, "BatchNormalization") &&
+		    next->in_ids[0] == y && bn_is_inference(next)) {
+			int folded = fold_batchnorm(p, conv, next, err);
+			if (folded < 0) {
+				rc = err->code;
+				break;
+			}
+			if (folded) {
+				next->absorbed = 1;
+				y = conv->out_ids[0] = next->out_ids[0];
+				next = SOLE_READER(y);
+			}
+		}
+		if (next && (caps & FUSE_SUM) && is_op(next, "Add") &&
+		    next->node->n_inputs == 2) {
+			int other = next->in_ids[0] == y ? next->in_ids[1] : next->in_ids[0];
+			if (other >= 0 && other != y && made_at[other] < s &&
+			    same_static_shape(&p->g->values[y], &p->g->values[other]) &&
+			    same_static_shape(&p->g->values[y],
+					      &p->g->values[next->out_ids[0]])) {
+				next->absorbed = 1;
+				conv->in_ids[conv->n_in_ids++] = other;
+				conv->fuse.sum = &p->slots[other];
+				y = conv->out_ids[0] = next->out_ids[0];
+				next = SOLE_READER(y);
+			}
+		}
+		if (next && (caps & FUSE_RELU) && is_op(next, "Relu")) {
+			next->absorbed = 1;
+			conv->fuse.relu = 1;
+			conv->out_ids[0] = next->out_ids[0];
+		}
+#undef SOLE_READER
+	}
+	free(uses);
+	free(reader);
+	free(made_at);
+	return rc;
+}
 
 /* --- creation ------------------------------------------------------------ */
 
@@ -97,13 +288,16 @@ static int collect_unsupported(const graph_model *m, const graph *g,
 		       missing > 1 ? "s" : "", list);
 }
 
-int plan_create(const graph_model *m, const plan_options *opt, plan **out,
+int plan_create(graph_model *m, const plan_options *opt, plan **out,
 		sc_error *err)
 {
 	*out = NULL;
 	const graph *g = m->graph;
 	int rc = collect_unsupported(m, g, err);
 	if (rc)
+		return rc;
+	/* fusion decisions rest on shapes proven equal before any run */
+	if ((rc = graph_infer_shapes(m, err)))
 		return rc;
 	plan *p = calloc(1, sizeof *p);
 	if (!p)
@@ -168,28 +362,20 @@ int plan_create(const graph_model *m, const plan_options *opt, plan **out,
 		pn->node = n;
 		pn->def = op_find(n->domain, n->op_type,
 				  graph_model_opset(m, n->domain));
-		pn->in = calloc((size_t)n->n_inputs + 1, sizeof *pn->in);
+		/* room for a bias added by BN folding and a fused residual */
+		pn->in_ids = malloc(((size_t)n->n_inputs + 2) * sizeof(int));
+		pn->out_ids = malloc(((size_t)n->n_outputs + 1) * sizeof(int));
+		pn->in = calloc((size_t)n->n_inputs + 2, sizeof *pn->in);
 		pn->out = calloc((size_t)n->n_outputs + 1, sizeof *pn->out);
-		pn->sig = calloc((size_t)n->n_inputs + 1, sizeof *pn->sig);
-		if (!pn->in || !pn->out || !pn->sig) {
+		pn->sig = calloc((size_t)n->n_inputs + 2, sizeof *pn->sig);
+		if (!pn->in_ids || !pn->out_ids || !pn->in || !pn->out || !pn->sig) {
 			free(order);
 			plan_free(p);
 			return sc_fail(err, SC_ENOMEM, "out of memory creating the plan");
 		}
-		for (int j = 0; j < n->n_inputs; j++) {
-			int v = n->inputs[j];
-			if (v >= 0) {
-				pn->in[j] = &p->slots[v];
-				p->last_use[v] = s;
-			}
-		}
-		for (int j = 0; j < n->n_outputs; j++) {
-			int v = n->outputs[j];
-			if (v >= 0) {
-				pn->out[j] = &p->slots[v];
-				p->def_step[v] = s;
-			}
-		}
+		memcpy(pn->in_ids, n->inputs, (size_t)n->n_inputs * sizeof(int));
+		memcpy(pn->out_ids, n->outputs, (size_t)n->n_outputs * sizeof(int));
+		pn->n_in_ids = n->n_inputs;
 		pn->k = (op_kernel){
 			.g = g, .node = n,
 			.opset = graph_model_opset(m, n->domain),
@@ -198,10 +384,41 @@ int plan_create(const graph_model *m, const plan_options *opt, plan **out,
 			.env = &p->env,
 		};
 	}
+	free(order);
+	if ((!opt || !opt->no_fusion) && (rc = plan_fuse(p, err))) {
+		plan_free(p);
+		return rc;
+	}
+	/* bind slots and lifetimes over what will actually run */
+	for (int s = 0; s < p->n_nodes; s++) {
+		plan_node *pn = &p->nodes[s];
+		if (pn->absorbed)
+			continue;
+		for (int j = 0; j < pn->n_in_ids; j++) {
+			int v = pn->in_ids[j];
+			if ((j == 1 || j == 2) && pn->folded[j - 1].data) {
+				pn->in[j] = &pn->folded[j - 1];
+			} else if (v >= 0) {
+				pn->in[j] = &p->slots[v];
+				p->last_use[v] = s;
+			}
+		}
+		for (int j = 0; j < pn->k.n_out; j++) {
+			int v = pn->out_ids[j];
+			if (v >= 0) {
+				pn->out[j] = &p->slots[v];
+				p->def_step[v] = s;
+			}
+		}
+		if (pn->fuse.relu || pn->fuse.sum) {
+			pn->k.fuse = &pn->fuse;
+			if (pn->fuse.sum)
+				pn->fuse.sum = pn->in[pn->n_in_ids - 1];
+		}
+	}
 	/* graph outputs live until the caller has read them */
 	for (int i = 0; i < g->n_outputs; i++)
 		p->last_use[g->outputs[i]] = g->n_nodes;
-	free(order);
 	*out = p;
 	return SC_OK;
 }
@@ -225,8 +442,12 @@ void plan_free(plan *p)
 	for (int s = 0; p->nodes && s < p->n_nodes; s++) {
 		plan_node *pn = &p->nodes[s];
 		release_node(pn);
+		free(pn->in_ids);
+		free(pn->out_ids);
 		free(pn->in);
 		free(pn->out);
+		tensor_free(&pn->folded[0]);
+		tensor_free(&pn->folded[1]);
 		free(pn->sig);
 		free(pn->sig_values);
 	}
@@ -364,7 +585,7 @@ static int bind_inputs(plan *p, int n, const char *const *names,
 static int signature_changed(plan_node *pn, sc_error *err)
 {
 	int changed = !pn->prepared;
-	for (int j = 0; j < pn->k.n_in; j++) {
+	for (int j = 0; j < pn->n_in_ids; j++) {
 		const sc_tensor *t = pn->in[j];
 		sig_entry now = {0};
 		if (t) {
@@ -549,6 +770,8 @@ int plan_run(plan *p, int n, const char *const *names,
 	for (int s = 0; s < p->n_nodes; s++) {
 		plan_node *pn = &p->nodes[s];
 		const graph_node *node = pn->node;
+		if (pn->absorbed)
+			continue;
 		int changed = signature_changed(pn, err);
 		if (changed < 0)
 			return err->code;
@@ -562,7 +785,7 @@ int plan_run(plan *p, int n, const char *const *names,
 				return rc;
 		}
 		for (int j = 0; j < node->n_outputs; j++) {
-			int v = node->outputs[j];
+			int v = pn->out_ids[j];
 			if (v < 0)
 				continue;
 			if (!tensor_dtype_valid(p->slots[v].dtype))
@@ -578,8 +801,8 @@ int plan_run(plan *p, int n, const char *const *names,
 		if (use_arena)
 			continue;
 		/* off the arena: free what this step read for the last time */
-		for (int j = 0; j < node->n_inputs; j++) {
-			int v = node->inputs[j];
+		for (int j = 0; j < pn->n_in_ids; j++) {
+			int v = pn->in_ids[j];
 			if (v >= 0 && p->kind[v] == SLOT_ACTIVATION &&
 			    p->last_use[v] == s)
 				free_heap(p, v);

@@ -12,6 +12,11 @@
  * prepare nor allocate.  New input shapes re-prepare the affected nodes and
  * re-plan the arena.
  *
+ * Inference-time fusions: an inference BatchNormalization after a Conv is
+ * folded into the conv's weights, and a following residual Add and Relu
+ * become the conv's sum and eltwise post-ops, when the kernel supports it
+ * (op_def.fuse_caps) and nothing else reads the intermediate values.
+ *
  * Ownership: the plan borrows the model, which must outlive it.  Tensors
  * returned by plan_output() belong to the plan and stay valid until the
  * next plan_run() or plan_free().  A plan is not thread-safe; oneDNN and our
@@ -27,9 +32,13 @@ typedef struct plan plan;
 
 typedef struct plan_options {
 	int threads;          /* 0: OpenMP's default */
+	int no_fusion;        /* 1: run every node as written (for comparisons) */
 } plan_options;
 
-int plan_create(const graph_model *m, const plan_options *opt, plan **out,
+/* Also runs shape inference on m (graph_infer_shapes), which writes the
+ * inferred types into m's values; a model whose declarations contradict
+ * its ops is refused here with SC_EINVAL. */
+int plan_create(graph_model *m, const plan_options *opt, plan **out,
 		sc_error *err);
 void plan_free(plan *p);
 
