@@ -778,9 +778,11 @@ int plan_run(plan *p, int n, const char *const *names,
 		if (changed) {
 			release_node(pn);
 			rc = pn->def->prepare(&pn->k, err);
-			if (rc)
+			pn->prepared = 1;   /* so that release_node frees a partial state */
+			if (rc) {
+				release_node(pn);
 				return rc;
-			pn->prepared = 1;
+			}
 			if ((rc = exec_scratch_reserve(&p->env, err)))
 				return rc;
 		}
