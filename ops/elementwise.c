@@ -17,18 +17,23 @@
  *   IsNaN (9-17), IsInf (10-17): bool.
  *   Trilu (14-17): the upper or lower triangle of the last two axes.
  *   CumSum (11-17): running sums along the axis given as input 1.
- * Binary with numpy broadcasting (opsets 7-17; the `broadcast`/`axis`
- * attributes of opsets 1-6 are not supported):
+ * Binary with numpy broadcasting (opsets 7-17; in opsets 1-6, B
+ * broadcasts towards A only when `broadcast` is 1, aligned at `axis` or
+ * at the end, and PRelu's 1-D slope is per channel):
  *   Add, Sub, Mul, Div, Pow (from 12 the exponent may have its own type),
  *   Mod (10-17), BitShift (11-17), PRelu (slope broadcasts towards X);
  *   Equal, Less, Greater, And, Or, Xor, LessOrEqual and GreaterOrEqual
  *   (12-17) give bool.
  * Where (9-17): cond ? X : Y, all three broadcast.
- * Variadic with broadcasting (8-17): Sum, Min, Max, Mean.
+ * Variadic with broadcasting (8-17; opsets 1-7 want equal shapes and run
+ * the same kernel): Sum, Min, Max, Mean.
  *
- * Shape inference only for now; kernels and gradients come with the engine. */
+ * This file holds the attribute specs, shape inference and the registry
+ * table; the kernels live in elementwise_unary.c, elementwise_binary.c,
+ * elementwise_cast.c and elementwise_axis.c (see elementwise_kernels.h). */
 #include <string.h>
 
+#include "elementwise_kernels.h"
 #include "infer_util.h"
 
 static const op_attr_spec alpha_attrs[] = {
@@ -88,6 +93,19 @@ static const op_attr_spec mod_attrs[] = {
 
 static const op_attr_spec bitshift_attrs[] = {
 	{"direction", ATTR_STRING},
+	{NULL, 0},
+};
+
+/* opsets 1-6 of the binary ops; consumed_inputs is opset 1's and ignored */
+static const op_attr_spec legacy_bcast_attrs[] = {
+	{"axis", ATTR_INT},
+	{"broadcast", ATTR_INT},
+	{"consumed_inputs", ATTR_INTS},
+	{NULL, 0},
+};
+
+static const op_attr_spec consumed_attrs[] = {
+	{"consumed_inputs", ATTR_INTS},
 	{NULL, 0},
 };
 
@@ -219,6 +237,31 @@ static int compare_infer(graph *g, const graph_node *n, int64_t opset,
 	return rc ? rc : infer_set_output(g, n, 0, &y, err);
 }
 
+/* Opsets 1-6: Y has A's shape; B must fit inside it. */
+static int legacy_bcast_infer(graph *g, const graph_node *n, int64_t opset,
+			      sc_error *err)
+{
+	(void)opset;
+	infer_tensor a, b;
+	infer_input(g, n, 0, &a);
+	infer_input(g, n, 1, &b);
+	int elem;
+	int rc = infer_unify_elem(g, n, 0, a.elem, 1, b.elem, &elem, err);
+	if (rc)
+		return rc;
+	if (a.rank >= 0 && b.rank > a.rank)
+		return infer_fail(g, n, err, "B has rank %d, more than A's %d",
+				  b.rank, a.rank);
+	static const char *const to_bool[] = {
+		"Equal", "Less", "Greater", "And", "Or", "Xor", NULL,
+	};
+	a.elem = elem;
+	for (int i = 0; to_bool[i]; i++)
+		if (!strcmp(n->op_type, to_bool[i]))
+			a.elem = SC_BOOL;
+	return infer_set_output(g, n, 0, &a, err);
+}
+
 static int prelu_infer(graph *g, const graph_node *n, int64_t opset,
 		       sc_error *err)
 {
@@ -288,12 +331,28 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 	return infer_set_output(g, n, 0, &acc, err);
 }
 
+#define MATH_KERNEL \
+	.prepare = ew_unary_prepare, .run = ew_unary_run, \
+	.release = ew_unary_release
+#define BINARY_KERNEL .prepare = ew_binary_prepare, .run = ew_broadcast_run
+#define VARIADIC_KERNEL .prepare = ew_variadic_prepare, .run = ew_broadcast_run
+#define CAST_KERNEL .prepare = ew_cast_prepare, .run = ew_cast_run
+
+#define LEGACY_BINARY(nm) \
+	{.domain = "", .name = nm, .since = 1, .until = 6, \
+	 .attrs = legacy_bcast_attrs, .infer = legacy_bcast_infer, BINARY_KERNEL}
+#define VARIADIC(nm) \
+	{.domain = "", .name = nm, .since = 1, .until = 7, \
+	 .attrs = consumed_attrs, .infer = variadic_infer, VARIADIC_KERNEL}, \
+	{.domain = "", .name = nm, .since = 8, .until = 17, \
+	 .attrs = NULL, .infer = variadic_infer, VARIADIC_KERNEL}
+
 #define UNARY(nm, from) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
-	 .infer = infer_same_as_input}
+	 .infer = infer_same_as_input, MATH_KERNEL}
 #define UNARY_A(nm, from, spec) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
-	 .attrs = spec, .infer = infer_same_as_input}
+	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL}
 
 const op_def op_elementwise_defs[] = {
 	UNARY("Relu", 6),
@@ -310,7 +369,9 @@ const op_def op_elementwise_defs[] = {
 	UNARY("Softplus", 1),
 	UNARY("Softsign", 1),
 	UNARY("Not", 1),
-	UNARY("Identity", 1),
+	{.domain = "", .name = "Identity", .since = 1, .until = 17,
+	 .infer = infer_same_as_input, .prepare = ew_identity_prepare,
+	 .run = ew_identity_run},
 	UNARY("Sin", 7),
 	UNARY("Cos", 7),
 	UNARY("Tan", 7),
@@ -333,65 +394,83 @@ const op_def op_elementwise_defs[] = {
 	UNARY_A("Selu", 6, selu_attrs),
 	UNARY_A("HardSigmoid", 6, alpha_beta_attrs),
 	UNARY_A("Shrink", 9, shrink_attrs),
-	UNARY_A("Trilu", 14, trilu_attrs),
-	UNARY_A("CumSum", 11, cumsum_attrs),
+	{.domain = "", .name = "Trilu", .since = 14, .until = 17,
+	 .attrs = trilu_attrs, .infer = infer_same_as_input,
+	 .prepare = ew_trilu_prepare, .run = ew_trilu_run},
+	{.domain = "", .name = "CumSum", .since = 11, .until = 17,
+	 .attrs = cumsum_attrs, .infer = infer_same_as_input,
+	 .prepare = ew_cumsum_prepare, .run = ew_cumsum_run},
 	{.domain = "", .name = "Clip", .since = 6, .until = 10,
-	 .attrs = clip6_attrs, .infer = clip_infer},
+	 .attrs = clip6_attrs, .infer = clip_infer,
+	 .prepare = ew_clip_prepare, .run = ew_clip_run},
 	{.domain = "", .name = "Clip", .since = 11, .until = 17,
-	 .attrs = NULL, .infer = clip_infer},
+	 .attrs = NULL, .infer = clip_infer,
+	 .prepare = ew_clip_prepare, .run = ew_clip_run},
 	{.domain = "", .name = "Dropout", .since = 7, .until = 11,
-	 .attrs = dropout7_attrs, .infer = dropout_infer},
+	 .attrs = dropout7_attrs, .infer = dropout_infer,
+	 .prepare = ew_dropout_prepare, .run = ew_dropout_run},
 	{.domain = "", .name = "Dropout", .since = 12, .until = 17,
-	 .attrs = dropout12_attrs, .infer = dropout_infer},
+	 .attrs = dropout12_attrs, .infer = dropout_infer,
+	 .prepare = ew_dropout_prepare, .run = ew_dropout_run},
 	{.domain = "", .name = "Cast", .since = 6, .until = 17,
-	 .attrs = cast_attrs, .infer = cast_infer},
+	 .attrs = cast_attrs, .infer = cast_infer, CAST_KERNEL},
 	{.domain = "", .name = "CastLike", .since = 15, .until = 17,
-	 .attrs = NULL, .infer = cast_like_infer},
+	 .attrs = NULL, .infer = cast_like_infer, CAST_KERNEL},
 	{.domain = "", .name = "IsNaN", .since = 9, .until = 17,
-	 .attrs = NULL, .infer = to_bool_infer},
+	 .attrs = NULL, .infer = to_bool_infer, MATH_KERNEL},
 	{.domain = "", .name = "IsInf", .since = 10, .until = 17,
-	 .attrs = isinf_attrs, .infer = to_bool_infer},
+	 .attrs = isinf_attrs, .infer = to_bool_infer, MATH_KERNEL},
+	LEGACY_BINARY("Add"),
+	LEGACY_BINARY("Sub"),
+	LEGACY_BINARY("Mul"),
+	LEGACY_BINARY("Div"),
+	LEGACY_BINARY("Pow"),
+	LEGACY_BINARY("Equal"),
+	LEGACY_BINARY("Less"),
+	LEGACY_BINARY("Greater"),
+	LEGACY_BINARY("And"),
+	LEGACY_BINARY("Or"),
+	LEGACY_BINARY("Xor"),
 	{.domain = "", .name = "Add", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Sub", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Mul", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Div", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Pow", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = pow_infer},
+	 .attrs = NULL, .infer = pow_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Mod", .since = 10, .until = 17,
-	 .attrs = mod_attrs, .infer = arith_infer},
+	 .attrs = mod_attrs, .infer = arith_infer, BINARY_KERNEL},
 	{.domain = "", .name = "BitShift", .since = 11, .until = 17,
-	 .attrs = bitshift_attrs, .infer = arith_infer},
+	 .attrs = bitshift_attrs, .infer = arith_infer, BINARY_KERNEL},
+	{.domain = "", .name = "PRelu", .since = 1, .until = 6,
+	 .attrs = consumed_attrs, .infer = infer_same_as_input, BINARY_KERNEL},
 	{.domain = "", .name = "PRelu", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = prelu_infer},
+	 .attrs = NULL, .infer = prelu_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Equal", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Less", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Greater", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "LessOrEqual", .since = 12, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "GreaterOrEqual", .since = 12, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "And", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Or", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Xor", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = compare_infer},
+	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Where", .since = 9, .until = 17,
-	 .attrs = NULL, .infer = where_infer},
-	{.domain = "", .name = "Sum", .since = 8, .until = 17,
-	 .attrs = NULL, .infer = variadic_infer},
-	{.domain = "", .name = "Min", .since = 8, .until = 17,
-	 .attrs = NULL, .infer = variadic_infer},
-	{.domain = "", .name = "Max", .since = 8, .until = 17,
-	 .attrs = NULL, .infer = variadic_infer},
-	{.domain = "", .name = "Mean", .since = 8, .until = 17,
-	 .attrs = NULL, .infer = variadic_infer},
+	 .attrs = NULL, .infer = where_infer,
+	 .prepare = ew_where_prepare, .run = ew_broadcast_run},
+	VARIADIC("Sum"),
+	VARIADIC("Min"),
+	VARIADIC("Max"),
+	VARIADIC("Mean"),
 	{0},
 };
