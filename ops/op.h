@@ -12,6 +12,8 @@
 #ifndef SUPCON_OP_H
 #define SUPCON_OP_H
 
+#include <dnnl.h>
+
 #include "../runtime/graph.h"
 #include "../runtime/status.h"
 
@@ -39,7 +41,17 @@ enum {
 typedef struct op_fusion {
 	int relu;
 	const sc_tensor *sum;  /* NULL when no residual is added */
+	const dnnl_memory_desc_t *sum_md;  /* its layout; NULL: plain */
 } op_fusion;
+
+/* Layouts.  Tensors are plain row-major unless the planner lets a
+ * producer and all of its readers keep oneDNN's blocked layouts between
+ * them (ResNet activations stay in nChw16c from conv to conv).  A kernel
+ * declares in op_def.layout_caps what it can do. */
+enum {
+	LAYOUT_SRC = 1 << 0,  /* reads input 0 in whatever layout in_md[0] gives */
+	LAYOUT_DST = 1 << 1,  /* may write output 0 in a layout it picks */
+};
 
 /* One node as the executor runs it.  The executor fills g, node, opset,
  * in/out and env; the op owns `state`. */
@@ -54,6 +66,16 @@ typedef struct op_kernel {
 	void *state;                 /* op-private: set by prepare, freed by release */
 	struct exec_env *env;
 	const op_fusion *fuse;       /* NULL: nothing fused */
+	/* Layout of each input: NULL for plain row-major, else the oneDNN
+	 * descriptor its producer chose (only ever non-NULL for input 0 of
+	 * an op with LAYOUT_SRC). */
+	const dnnl_memory_desc_t *const *in_md;
+	/* Set by the executor when output 0 may be blocked.  prepare then
+	 * points out_md at a descriptor it owns (in state) if it picks a
+	 * blocked layout, and sets out[0]->nbytes to that descriptor's size
+	 * (dnnl_memory_desc_get_size), which may exceed the plain size. */
+	int out_may_block;
+	const dnnl_memory_desc_t *out_md;
 } op_kernel;
 
 /* Called before the first run and whenever the input dtypes or shapes (or
@@ -85,6 +107,7 @@ typedef struct op_def {
 	op_release_fn release;     /* NULL: state is unused or plain free() */
 	unsigned value_inputs;     /* bit i: input i's values shape the outputs */
 	unsigned fuse_caps;        /* FUSE_* the kernel honours in op_kernel.fuse */
+	unsigned layout_caps;      /* LAYOUT_* */
 } op_def;
 
 /* The entry for (domain, name) at opset, or NULL.  "ai.onnx" is the

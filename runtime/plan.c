@@ -27,6 +27,7 @@ enum { SLOT_ACTIVATION, SLOT_CONST, SLOT_INPUT };
 typedef struct sig_entry {
 	int present, dtype, rank;
 	int64_t dims[SC_MAX_RANK];
+	const dnnl_memory_desc_t *md;
 } sig_entry;
 
 typedef struct plan_node {
@@ -37,6 +38,7 @@ typedef struct plan_node {
 	int *out_ids;              /* after fusion: the absorbed node's outputs */
 	const sc_tensor **in;
 	sc_tensor **out;
+	const dnnl_memory_desc_t **in_md;
 	int absorbed;              /* folded into an earlier node: not run */
 	op_fusion fuse;
 	sc_tensor folded[2];       /* BatchNormalization folded into W and B */
@@ -52,6 +54,7 @@ struct plan {
 	exec_env env;
 	int n_values;
 	sc_tensor *slots;
+	const dnnl_memory_desc_t **slot_md;   /* NULL: plain row-major */
 	unsigned char *kind;
 	int *def_step;             /* schedule index of the producer, -1 */
 	int *last_use;             /* last schedule index that reads it */
@@ -253,6 +256,47 @@ static int plan_fuse(plan *p, sc_error *err)
 	return rc;
 }
 
+/* Lets a producer keep a blocked layout for output 0 when every reader
+ * takes it as its layout-aware input 0 or as a fused residual, and it is
+ * not a graph output.  Anything else stays plain. */
+static int plan_layouts(plan *p, sc_error *err)
+{
+	int nv = p->n_values;
+	/* 0 unknown, 1 all readers so far accept blocked, -1 some do not */
+	signed char *ok = calloc((size_t)nv + 1, 1);
+	if (!ok)
+		return sc_fail(err, SC_ENOMEM, "out of memory planning layouts");
+	for (int s = 0; s < p->n_nodes; s++) {
+		const plan_node *pn = &p->nodes[s];
+		if (pn->absorbed)
+			continue;
+		unsigned caps = pn->def ? pn->def->layout_caps : 0;
+		for (int j = 0; j < pn->n_in_ids; j++) {
+			int v = pn->in_ids[j];
+			if (v < 0)
+				continue;
+			int takes = (j == 0 && (caps & LAYOUT_SRC)) ||
+				    (pn->fuse.sum && j == pn->n_in_ids - 1);
+			if (pn->in_ids[0] == v && j != 0)
+				takes = 0;
+			ok[v] = takes && ok[v] >= 0 ? 1 : -1;
+		}
+	}
+	for (int i = 0; i < p->g->n_outputs; i++)
+		ok[p->g->outputs[i]] = -1;
+	for (int s = 0; s < p->n_nodes; s++) {
+		plan_node *pn = &p->nodes[s];
+		if (pn->absorbed || !pn->def || !(pn->def->layout_caps & LAYOUT_DST) ||
+		    pn->k.n_out < 1)
+			continue;
+		int v = pn->out_ids[0];
+		pn->k.out_may_block = v >= 0 && ok[v] == 1 &&
+				      p->kind[v] == SLOT_ACTIVATION;
+	}
+	free(ok);
+	return SC_OK;
+}
+
 /* --- creation ------------------------------------------------------------ */
 
 static int collect_unsupported(const graph_model *m, const graph *g,
@@ -308,6 +352,7 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 	p->n_nodes = g->n_nodes;
 	size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;
 	p->slots = calloc(nv, sizeof *p->slots);
+	p->slot_md = calloc(nv, sizeof *p->slot_md);
 	p->kind = calloc(nv, 1);
 	p->def_step = malloc(nv * sizeof(int));
 	p->last_use = malloc(nv * sizeof(int));
@@ -319,7 +364,7 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 	p->nodes = calloc(nn, sizeof *p->nodes);
 	p->inputs = malloc(((size_t)g->n_inputs + 1) * sizeof(int));
 	int *order = malloc(nn * sizeof(int));
-	if (!p->slots || !p->kind || !p->def_step || !p->last_use || !p->bound ||
+	if (!p->slots || !p->slot_md || !p->kind || !p->def_step || !p->last_use || !p->bound ||
 	    !p->heap || !p->heap_bytes || !p->sizes || !p->offsets ||
 	    !p->nodes || !p->inputs || !order) {
 		free(order);
@@ -368,7 +413,9 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 		pn->in = calloc((size_t)n->n_inputs + 2, sizeof *pn->in);
 		pn->out = calloc((size_t)n->n_outputs + 1, sizeof *pn->out);
 		pn->sig = calloc((size_t)n->n_inputs + 2, sizeof *pn->sig);
-		if (!pn->in_ids || !pn->out_ids || !pn->in || !pn->out || !pn->sig) {
+		pn->in_md = calloc((size_t)n->n_inputs + 2, sizeof *pn->in_md);
+		if (!pn->in_ids || !pn->out_ids || !pn->in || !pn->out || !pn->sig ||
+		    !pn->in_md) {
 			free(order);
 			plan_free(p);
 			return sc_fail(err, SC_ENOMEM, "out of memory creating the plan");
@@ -381,7 +428,7 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 			.opset = graph_model_opset(m, n->domain),
 			.n_in = n->n_inputs, .in = pn->in,
 			.n_out = n->n_outputs, .out = pn->out,
-			.env = &p->env,
+			.env = &p->env, .in_md = pn->in_md,
 		};
 	}
 	free(order);
@@ -419,6 +466,10 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 	/* graph outputs live until the caller has read them */
 	for (int i = 0; i < g->n_outputs; i++)
 		p->last_use[g->outputs[i]] = g->n_nodes;
+	if ((rc = plan_layouts(p, err))) {
+		plan_free(p);
+		return rc;
+	}
 	*out = p;
 	return SC_OK;
 }
@@ -444,6 +495,7 @@ void plan_free(plan *p)
 		release_node(pn);
 		free(pn->in_ids);
 		free(pn->out_ids);
+		free(pn->in_md);
 		free(pn->in);
 		free(pn->out);
 		tensor_free(&pn->folded[0]);
@@ -457,6 +509,7 @@ void plan_free(plan *p)
 		exec_env_destroy(&p->env);
 	free(p->nodes);
 	free(p->slots);
+	free(p->slot_md);
 	free(p->kind);
 	free(p->def_step);
 	free(p->last_use);
@@ -593,6 +646,7 @@ static int signature_changed(plan_node *pn, sc_error *err)
 			now.dtype = t->dtype;
 			now.rank = t->rank;
 			memcpy(now.dims, t->dims, sizeof now.dims);
+			now.md = pn->in_md[j];
 		}
 		if (memcmp(&now, &pn->sig[j], sizeof now)) {
 			changed = 1;
@@ -772,17 +826,25 @@ int plan_run(plan *p, int n, const char *const *names,
 		const graph_node *node = pn->node;
 		if (pn->absorbed)
 			continue;
+		for (int j = 0; j < pn->n_in_ids; j++)
+			pn->in_md[j] = pn->in_ids[j] >= 0 ? p->slot_md[pn->in_ids[j]] : NULL;
+		if (pn->fuse.sum)
+			pn->fuse.sum_md = pn->in_md[pn->n_in_ids - 1];
 		int changed = signature_changed(pn, err);
 		if (changed < 0)
 			return err->code;
 		if (changed) {
 			release_node(pn);
+			pn->k.out_md = NULL;
 			rc = pn->def->prepare(&pn->k, err);
 			pn->prepared = 1;   /* so that release_node frees a partial state */
 			if (rc) {
 				release_node(pn);
 				return rc;
 			}
+			if (pn->k.n_out > 0 && pn->out_ids[0] >= 0)
+				p->slot_md[pn->out_ids[0]] =
+					pn->k.out_may_block ? pn->k.out_md : NULL;
 			if ((rc = exec_scratch_reserve(&p->env, err)))
 				return rc;
 		}
