@@ -308,8 +308,8 @@ static void test_help_and_usage_errors(void **state)
 static void test_not_implemented(void **state)
 {
 	(void)state;
-	static const char *const cmds[] = {"run", "bench", "build", "grad", "train",
-					   "linear", "export", "eval", "embed"};
+	static const char *const cmds[] = {"build", "grad", "train", "linear",
+					   "export", "eval", "embed"};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		const char *const help[] = {cmds[i], "--help", NULL};
 		const char *const use[] = {cmds[i], "m.onnx", "--out", "d", NULL};

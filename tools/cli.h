@@ -155,9 +155,10 @@ int cli_inputs_load(const graph_model *m, const char *const *specs, int n,
 
 /* For `bench`: gives each non-initializer input of m that has no tensor
  * yet seeded random data of its declared shape.  A symbolic or unknown
- * first dim becomes `batch`; any other unknown dim is SC_EINVAL naming the
- * input (the user then passes --in NAME=random:SHAPE).  *filled counts the
- * inputs it made. */
+ * first dim becomes `batch` (1 when batch is 0, i.e. not given); a known
+ * first dim that differs from a given batch, and any unknown dim past the
+ * first, are SC_EINVAL naming the input (the user then passes
+ * --in NAME=random:SHAPE).  *filled counts the inputs it made. */
 int cli_inputs_fill_random(const graph_model *m, int64_t batch, uint64_t seed,
 			   cli_inputs *in, int *filled, sc_error *err);
 
@@ -167,11 +168,13 @@ int cli_inputs_check_complete(const graph_model *m, const cli_inputs *in,
 
 void cli_inputs_free(cli_inputs *in);
 
-/* Decodes a PNG file into a new owned float32 [1, C, H, W] tensor in [0, 1],
- * the way torchvision's read_image(..., UNCHANGED) sees it: C is the
- * image's own channel count (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), palette
- * images become RGB, a tRNS chunk becomes an alpha channel, low bit depths
- * are scaled up, and 16-bit samples are divided by 65535 (8-bit by 255).
+/* Decodes a PNG file into a new owned float32 [1, C, H, W] tensor in [0, 1].
+ * C is the image's own channel count, as libpng's simplified API reports
+ * its format: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, where palette images
+ * are color and a tRNS chunk counts as alpha.  Low bit depths are scaled
+ * up, 16-bit samples are divided by 65535 and 8-bit ones by 255; no gamma
+ * correction (torchvision's read_image gives the same values for 8-bit
+ * images without tRNS).
  * The header is checked against limits before any pixel memory is
  * allocated. */
 int cli_png_load(const char *path, sc_tensor *t, sc_error *err);

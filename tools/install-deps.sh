@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs every Debian package supcon needs to build, test and run its main job.
 # Idempotent: apt-get skips what is already installed. Run as root on Debian 12.
-# SUPCON_DEPS_MINIMAL=1 skips the reference tools (torch, onnx) used only by tests.
+# SUPCON_DEPS_MINIMAL=1 skips the reference tools (torch, onnx) used only by tests,
+# and GNU time, which the benchmarks in tools/ use to measure peak RSS.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -11,7 +12,7 @@ runtime="build-essential cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libdnnl-dev libpng-dev zlib1g-dev
   libcmocka-dev dataset-fashion-mnist libonnx-testdata"
-reference="python3 python3-torch python3-torchvision python3-onnx python3-numpy"
+reference="python3 python3-torch python3-torchvision python3-onnx python3-numpy time"
 
 pkgs="$runtime"
 if [ "${SUPCON_DEPS_MINIMAL:-0}" != 1 ]; then pkgs="$pkgs $reference"; fi

@@ -14,9 +14,10 @@ static const cli_command commands[] = {
 	 "Print a model's IR version, opsets, inputs, outputs, ops and parameter count.",
 	 cmd_info},
 	{"run", "MODEL.onnx --in NAME=FILE ... [--grad NAME ...] [--threads N] --out DIR",
-	 "Run a model on TensorProto or PNG inputs and write its outputs.", NULL},
-	{"bench", "MODEL.onnx --in NAME=FILE ... [--threads N] [--repeat N]",
-	 "Time repeated runs of a model after a warm-up.", NULL},
+	 "Run a model on TensorProto or PNG inputs and write its outputs.", cmd_run},
+	{"bench", "MODEL.onnx [--in NAME=FILE ...] [--batch B] [--threads N] "
+		  "[--warmup N] [--repeat N]",
+	 "Time repeated runs of a model after a warm-up.", cmd_bench},
 	{"build", "ARCH [--stem imagenet|cifar] [--in-shape CxHxW] [--width N] "
 		  "[--head none|linear:D|mlp:D] [--classes K] -o FILE.onnx",
 	 "Write a ResNet (18/34/50/101/152/200) as an ONNX graph.", NULL},

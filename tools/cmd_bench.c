@@ -1,0 +1,230 @@
+/* cmd_bench.c: `supcon bench MODEL.onnx [--in NAME=FILE ...] [--batch B]
+ * [--threads N] [--warmup N] [--repeat N]`.
+ *
+ * Times plan_run() alone: the model is loaded, the plan built and the
+ * inputs made before the clock starts.  The first run prepares every node
+ * and lays out the arena, so it is reported on its own line and, with the
+ * default --warmup, kept out of the statistics.  The output is one
+ * "key: value" per line for scripts; the last line is `median_ms: X`. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "runtime/plan.h"
+
+static cli_opt bench_opts[] = {
+	{"in", 0, CLI_LIST, "NAME=FILE",
+	 "input NAME from a .pb, a .png or random:SHAPE (e.g. random:16x3x224x224)",
+	 0, 0, 0, 0},
+	{"batch", 0, CLI_VALUE, "B",
+	 "batch size for inputs without --in (their symbolic first dim; default 1)",
+	 0, 0, 0, 0},
+	{"threads", 0, CLI_VALUE, "N", "OpenMP threads (default: all cores)", 0, 0, 0, 0},
+	{"warmup", 0, CLI_VALUE, "N", "untimed runs first (default 2)", 0, 0, 0, 0},
+	{"repeat", 0, CLI_VALUE, "N", "timed runs (default 10)", 0, 0, 0, 0},
+	{"seed", 0, CLI_VALUE, "N", "seed of the random inputs (default 1)", 0, 0, 0, 0},
+};
+
+#define N_BENCH_OPTS ((int)(sizeof bench_opts / sizeof bench_opts[0]))
+
+static const char bench_synopsis[] =
+	"MODEL.onnx [--in NAME=FILE ...] [--batch B] [--threads N] [--warmup N] [--repeat N]";
+static const char bench_description[] =
+	"Times repeated runs of MODEL.onnx after warm-up runs and prints the first\n"
+	"run (which prepares every node and plans the memory), min/median/mean/max\n"
+	"of the timed runs in ms, the throughput in items/s (the batch is the first\n"
+	"dim of the model's first input), the activation arena against the sum of\n"
+	"all intermediates, and the peak RSS. The last line is `median_ms: X`.\n"
+	"Inputs come from --in like `supcon run`'s, or are made up: an input with\n"
+	"no --in gets seeded uniform [0, 1) data of its declared shape, with a\n"
+	"symbolic first dim set to --batch. Example:\n"
+	"  supcon bench resnet50.onnx --batch 16 --threads 2";
+
+typedef struct bench_job {
+	const char *model_path;
+	long long threads, warmup, repeat, batch, seed;
+	int batch_given;
+	graph_model *m;
+	plan *p;
+	cli_inputs in;
+	double *ms;
+	double first_ms;
+} bench_job;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int parse_bench_args(const cli_args *a, bench_job *job, sc_error *err)
+{
+	if (a->n_pos == 0)
+		return sc_fail(err, SC_EINVAL, "missing MODEL.onnx (usage: supcon bench %s)",
+			       bench_synopsis);
+	if (a->n_pos > 1)
+		return sc_fail(err, SC_EINVAL, "expected one MODEL.onnx, got %d arguments "
+			       "(second: '%s')", a->n_pos, a->pos[1]);
+	job->model_path = a->pos[0];
+	job->batch_given = cli_has(a, "batch");
+	int rc;
+	if ((rc = cli_int_option(a, "threads", 1, 4096, 0, &job->threads, err)) ||
+	    (rc = cli_int_option(a, "warmup", 0, 1000000, 2, &job->warmup, err)) ||
+	    (rc = cli_int_option(a, "repeat", 1, 1000000, 10, &job->repeat, err)) ||
+	    (rc = cli_int_option(a, "batch", 1, 1 << 20, 1, &job->batch, err)) ||
+	    (rc = cli_int_option(a, "seed", 0, INT64_MAX, 1, &job->seed, err)))
+		return rc;
+	return SC_OK;
+}
+
+static int prepare_inputs(const cli_args *a, bench_job *job, sc_error *err)
+{
+	const cli_opt *in = cli_find(a, "in");
+	int rc = cli_inputs_load(job->m, in->values, in->n_values,
+				 (uint64_t)job->seed, &job->in, err);
+	if (rc != SC_OK)
+		return rc;
+	int filled = 0;
+	rc = cli_inputs_fill_random(job->m, job->batch_given ? job->batch : 0,
+				    (uint64_t)job->seed,
+				    &job->in, &filled, err);
+	if (rc != SC_OK)
+		return rc;
+	if (job->batch_given && filled == 0)
+		return sc_fail(err, SC_EINVAL, "--batch %lld: every input is given by --in, "
+			       "so it would not be used", job->batch);
+	return SC_OK;
+}
+
+static int timed_runs(bench_job *job, sc_error *err)
+{
+	job->ms = malloc((size_t)job->repeat * sizeof *job->ms);
+	if (!job->ms)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	long long total = job->warmup + job->repeat;
+	for (long long r = 0; r < total; r++) {
+		double t0 = now_ms();
+		int rc = plan_run(job->p, job->in.n, job->in.names_view, job->in.tensors, err);
+		double dt = now_ms() - t0;
+		if (rc != SC_OK)
+			return rc;
+		if (r == 0)
+			job->first_ms = dt;
+		if (r >= job->warmup)
+			job->ms[r - job->warmup] = dt;
+	}
+	return SC_OK;
+}
+
+/* dim 0 of the model's first input, as bound in this run; 1 for a scalar */
+static int64_t batch_of(const bench_job *job, const char **name)
+{
+	*name = plan_input_count(job->p) > 0 ? plan_input_name(job->p, 0) : NULL;
+	for (int i = 0; *name && i < job->in.n; i++)
+		if (strcmp(job->in.names[i], *name) == 0)
+			return job->in.values[i].rank > 0 ? job->in.values[i].dims[0] : 1;
+	return 1;
+}
+
+static void print_inputs(const bench_job *job)
+{
+	for (int i = 0; i < job->in.n; i++) {
+		const sc_tensor *t = &job->in.values[i];
+		printf("input: %s %s [", job->in.names[i], tensor_dtype_name(t->dtype));
+		for (int d = 0; d < t->rank; d++)
+			printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
+		printf("] from %s\n", job->in.sources[i]);
+	}
+}
+
+static void print_report(const bench_job *job)
+{
+	long long n = job->repeat;
+	qsort(job->ms, (size_t)n, sizeof *job->ms, cmp_double);
+	double sum = 0;
+	for (long long i = 0; i < n; i++)
+		sum += job->ms[i];
+	double median = n % 2 ? job->ms[n / 2] : (job->ms[n / 2 - 1] + job->ms[n / 2]) / 2;
+	const char *first_input;
+	int64_t batch = batch_of(job, &first_input);
+	size_t arena = plan_arena_bytes(job->p), total = plan_total_bytes(job->p);
+	struct rusage ru;
+	long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+
+	printf("model: %s\n", job->model_path);
+	print_inputs(job);
+	if (job->threads)
+		printf("threads: %lld\n", job->threads);
+	else
+		printf("threads: default\n");
+	printf("runs: %lld warm-up, %lld timed\n", job->warmup, job->repeat);
+	printf("first_run_ms: %.3f (prepares the nodes and plans the arena)\n",
+	       job->first_ms);
+	printf("min_ms: %.3f\n", job->ms[0]);
+	printf("mean_ms: %.3f\n", sum / (double)n);
+	printf("max_ms: %.3f\n", job->ms[n - 1]);
+	printf("throughput: %.2f items/s (batch %lld from %s)\n",
+	       median > 0 ? (double)batch * 1e3 / median : 0.0, (long long)batch,
+	       first_input ? first_input : "no input");
+	printf("arena_bytes: %zu (%.1f MiB; all intermediates %.1f MiB", arena,
+	       (double)arena / 1048576.0, (double)total / 1048576.0);
+	if (total > 0)
+		printf(", reuse saves %.0f%%", 100.0 * (1.0 - (double)arena / (double)total));
+	printf(")\n");
+	printf("peak_rss_kib: %ld (%.1f MiB)\n", peak_kib, (double)peak_kib / 1024.0);
+	printf("median_ms: %.3f\n", median);
+}
+
+static int bench_job_do(const cli_args *a, bench_job *job, sc_error *err)
+{
+	int rc = cli_load_model(job->model_path, 0, &job->m, err);
+	if (rc != SC_OK)
+		return rc;
+	plan_options opt = {.threads = (int)job->threads};
+	if ((rc = plan_create(job->m, &opt, &job->p, err))) {
+		sc_error_prefix(err, "%s: ", job->model_path);
+		return rc;
+	}
+	if ((rc = prepare_inputs(a, job, err)) || (rc = timed_runs(job, err)))
+		return rc;
+	print_report(job);
+	return SC_OK;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	cli_args args;
+	sc_error err = {0};
+	int rc = cli_parse(argc, argv, bench_opts, N_BENCH_OPTS, &args, &err);
+	if (rc != SC_OK)
+		return cli_fail("bench", &err);
+	if (args.help) {
+		cli_usage(stdout, "bench", bench_synopsis, bench_description,
+			  bench_opts, N_BENCH_OPTS);
+		cli_args_free(&args);
+		return cli_finish("bench", CLI_EXIT_OK);
+	}
+	bench_job job;
+	memset(&job, 0, sizeof job);
+	rc = parse_bench_args(&args, &job, &err);
+	if (rc == SC_OK)
+		rc = bench_job_do(&args, &job, &err);
+	free(job.ms);
+	plan_free(job.p);
+	cli_inputs_free(&job.in);
+	graph_model_free(job.m);
+	cli_args_free(&args);
+	if (rc != SC_OK)
+		return cli_fail("bench", &err);
+	return cli_finish("bench", CLI_EXIT_OK);
+}

@@ -1,0 +1,155 @@
+/* cmd_run.c: `supcon run MODEL.onnx --in NAME=FILE ... --out DIR`.
+ *
+ * Loads and validates the model, builds the plan (which refuses a model
+ * with unsupported ops before anything runs), loads every --in, creates
+ * --out and checks it can be written, runs once, and writes each graph
+ * output as DIR/output_<i>.pb in graph order.  The cheap checks come
+ * before the run so that a typo never costs a full forward pass. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx/onnx.h"
+#include "runtime/plan.h"
+
+static cli_opt run_opts[] = {
+	{"in", 0, CLI_LIST, "NAME=FILE",
+	 "input NAME from a TensorProto .pb, a .png or random:SHAPE (repeat per input)",
+	 0, 0, 0, 0},
+	{"out", 'o', CLI_VALUE, "DIR", "folder for output_<i>.pb (created with its parents)",
+	 0, 0, 0, 0},
+	{"threads", 0, CLI_VALUE, "N", "OpenMP threads (default: all cores)", 0, 0, 0, 0},
+	{"seed", 0, CLI_VALUE, "N", "seed of random:SHAPE inputs (default 1)", 0, 0, 0, 0},
+	{"grad", 0, CLI_LIST, "NAME", "gradient of output 0 with respect to NAME "
+	 "(not implemented yet)", 0, 0, 0, 0},
+};
+
+#define N_RUN_OPTS ((int)(sizeof run_opts / sizeof run_opts[0]))
+
+static const char run_synopsis[] =
+	"MODEL.onnx --in NAME=FILE ... [--grad NAME ...] [--threads N] --out DIR";
+static const char run_description[] =
+	"Runs MODEL.onnx once and writes its outputs, in graph order, as\n"
+	"DIR/output_0.pb, DIR/output_1.pb, ... (ONNX TensorProto files named after\n"
+	"the outputs). Every graph input that is not an initializer needs an --in.\n"
+	"FILE is a TensorProto .pb (the ONNX test-data format) or a PNG, which\n"
+	"becomes float32 [1, C, H, W] in [0, 1] with the image's own channels\n"
+	"(1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palettes become RGB, 16-bit\n"
+	"samples are divided by 65535). random:SHAPE (e.g. random:1x3x224x224)\n"
+	"gives seeded uniform [0, 1) data. A model with ops supcon does not\n"
+	"implement is refused before anything runs.";
+
+typedef struct run_job {
+	const char *model_path;
+	const char *out_dir;
+	long long threads, seed;
+	graph_model *m;
+	plan *p;
+	cli_inputs in;
+} run_job;
+
+static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
+{
+	if (a->n_pos == 0)
+		return sc_fail(err, SC_EINVAL, "missing MODEL.onnx (usage: supcon run %s)",
+			       run_synopsis);
+	if (a->n_pos > 1)
+		return sc_fail(err, SC_EINVAL, "expected one MODEL.onnx, got %d arguments "
+			       "(second: '%s')", a->n_pos, a->pos[1]);
+	job->model_path = a->pos[0];
+	job->out_dir = cli_value(a, "out", NULL);
+	if (!job->out_dir)
+		return sc_fail(err, SC_EINVAL, "missing --out DIR (the folder for the outputs)");
+	int rc = cli_int_option(a, "threads", 1, 4096, 0, &job->threads, err);
+	if (rc == SC_OK)
+		rc = cli_int_option(a, "seed", 0, INT64_MAX, 1, &job->seed, err);
+	return rc;
+}
+
+/* Writes every output; prints one line per file. */
+static int write_outputs(const run_job *job, sc_error *err)
+{
+	int n = plan_output_count(job->p);
+	for (int i = 0; i < n; i++) {
+		const sc_tensor *t = plan_output(job->p, i);
+		const char *name = plan_output_name(job->p, i);
+		if (!t)
+			return sc_fail(err, SC_EINTERNAL, "output %d ('%s') was not computed",
+				       i, name);
+		size_t len = strlen(job->out_dir) + 32;
+		char *path = malloc(len);
+		if (!path)
+			return sc_fail(err, SC_ENOMEM, "out of memory");
+		/* "out/" and "out" name the same files */
+		int dir_len = (int)strlen(job->out_dir);
+		while (dir_len > 1 && job->out_dir[dir_len - 1] == '/')
+			dir_len--;
+		snprintf(path, len, "%.*s/output_%d.pb", dir_len, job->out_dir, i);
+		int rc = onnx_tensor_save_file(t, name, path, err);
+		if (rc == SC_OK) {
+			printf("%s  %s  %s [", path, name, tensor_dtype_name(t->dtype));
+			for (int d = 0; d < t->rank; d++)
+				printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
+			printf("]\n");
+		}
+		free(path);
+		if (rc != SC_OK)
+			return rc;
+	}
+	return SC_OK;
+}
+
+static int run_job_do(const cli_args *a, run_job *job, sc_error *err)
+{
+	int rc = cli_load_model(job->model_path, 0, &job->m, err);
+	if (rc != SC_OK)
+		return rc;
+	plan_options opt = {.threads = (int)job->threads};
+	if ((rc = plan_create(job->m, &opt, &job->p, err))) {
+		sc_error_prefix(err, "%s: ", job->model_path);
+		return rc;
+	}
+	const cli_opt *in = cli_find(a, "in");
+	if ((rc = cli_inputs_load(job->m, in->values, in->n_values,
+				  (uint64_t)job->seed, &job->in, err)) ||
+	    (rc = cli_inputs_check_complete(job->m, &job->in, err)) ||
+	    (rc = cli_make_output_dir(job->out_dir, "--out", err)))
+		return rc;
+	rc = plan_run(job->p, job->in.n, job->in.names_view, job->in.tensors, err);
+	if (rc != SC_OK)
+		return rc;
+	return write_outputs(job, err);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	cli_args args;
+	sc_error err = {0};
+	int rc = cli_parse(argc, argv, run_opts, N_RUN_OPTS, &args, &err);
+	if (rc != SC_OK)
+		return cli_fail("run", &err);
+	if (args.help) {
+		cli_usage(stdout, "run", run_synopsis, run_description, run_opts,
+			  N_RUN_OPTS);
+		cli_args_free(&args);
+		return cli_finish("run", CLI_EXIT_OK);
+	}
+	run_job job;
+	memset(&job, 0, sizeof job);
+	rc = parse_run_args(&args, &job, &err);
+	if (rc == SC_OK && cli_has(&args, "grad")) {
+		cli_args_free(&args);
+		cli_error("run", "--grad is not implemented yet");
+		return CLI_EXIT_FAIL;
+	}
+	if (rc == SC_OK)
+		rc = run_job_do(&args, &job, &err);
+	plan_free(job.p);
+	cli_inputs_free(&job.in);
+	graph_model_free(job.m);
+	cli_args_free(&args);
+	if (rc != SC_OK)
+		return cli_fail("run", &err);
+	return cli_finish("run", CLI_EXIT_OK);
+}
