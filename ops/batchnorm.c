@@ -2,6 +2,7 @@
  *
  * BatchNormalization: Y = scale * (X - mean) / sqrt(var + epsilon) + B with
  * per-channel parameters of shape [C] for X [N, C, D1..Dn].
+ *   opset 6: attributes epsilon, is_test, momentum, spatial.
  *   opsets 7-8: attributes epsilon, momentum, spatial (spatial = 0 gives the
  *     parameters X's shape without N); outputs Y and optionally mean, var,
  *     saved_mean, saved_var.
@@ -9,6 +10,12 @@
  *   opsets 14-17: training_mode; outputs Y and, in training mode only,
  *     running_mean and running_var.  From 15 the scale/bias (T1) and
  *     mean/var (T2) types may differ from X's.
+ *   Training (training_mode=1, or before 14 asking for the statistics
+ *   outputs) normalises with the batch mean and biased variance and
+ *   outputs running = input * momentum + batch * (1 - momentum); below 14
+ *   saved_mean/saved_var are the batch mean and variance.
+ *   Kernel: oneDNN's batch normalization when X and every parameter are
+ *   float32; a plain loop in double otherwise.
  * InstanceNormalization (6-17): per-sample, per-channel statistics; scale
  *   and B are [C]; Y has X's shape.
  * LRN (1-17): each element divided by a power of the sum of squares over
@@ -19,8 +26,21 @@
  *   optionally Mean and InvStdDev, shaped like X with those axes set to 1,
  *   in the stash_type dtype.
  *
- * Shape inference only for now; kernels and gradients come with the engine. */
+ * The other ops have shape inference only. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnnl_util.h"
 #include "infer_util.h"
+
+static const op_attr_spec bn6_attrs[] = {
+	{"epsilon", ATTR_FLOAT},
+	{"is_test", ATTR_INT},
+	{"momentum", ATTR_FLOAT},
+	{"spatial", ATTR_INT},
+	{NULL, 0},
+};
 
 static const op_attr_spec bn7_attrs[] = {
 	{"epsilon", ATTR_FLOAT},
@@ -225,13 +245,282 @@ static int layer_norm_infer(graph *g, const graph_node *n, int64_t opset,
 	return rc;
 }
 
+/* --- BatchNormalization kernel ------------------------------------------ */
+
+typedef struct bn_state {
+	char label[192];
+	int training;
+	int use_dnnl;
+	float epsilon, momentum;
+	int64_t n, c, inner;       /* X seen as [N, C, inner] */
+	du_prim bn;
+	dnnl_memory_t src, dst, scale, shift, mean, var;
+	size_t mean_off, var_off;  /* training: oneDNN's batch statistics */
+} bn_state;
+
+static void bn_release(op_kernel *k)
+{
+	bn_state *s = k->state;
+	if (!s)
+		return;
+	du_prim_destroy(&s->bn);
+	dnnl_memory_t *mems[] = {&s->src, &s->dst, &s->scale, &s->shift,
+				 &s->mean, &s->var};
+	for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+		if (*mems[i])
+			dnnl_memory_destroy(*mems[i]);
+	free(s);
+	k->state = NULL;
+}
+
+static int bn_has_output(const op_kernel *k, int i)
+{
+	return i < k->n_out && k->out[i];
+}
+
+/* Training computes batch statistics: from 14 the training_mode attribute
+ * says so; before, asking for the statistics outputs does (opset 6 also
+ * has is_test, which wins). */
+static int bn_is_training(const op_kernel *k)
+{
+	if (k->opset >= 14)
+		return infer_attr_int(k->node, "training_mode", 0) != 0;
+	if (k->opset <= 6 && infer_attr_int(k->node, "is_test", 0))
+		return 0;
+	for (int i = 1; i < 5; i++)
+		if (bn_has_output(k, i))
+			return 1;
+	return 0;
+}
+
+static int bn_build_dnnl(op_kernel *k, bn_state *s, sc_error *err)
+{
+	const sc_tensor *x = k->in[0];
+	dnnl_memory_desc_t x_md, p_md;
+	int64_t view[3] = {s->n, s->c, s->inner};
+	int rc;
+	/* keep X's own shape when oneDNN can take it; else a 2-D/3-D view */
+	if (x->rank <= 5 && s->c == x->dims[1])
+		rc = du_plain_md(&x_md, x->rank, x->dims, dnnl_f32, s->label, err);
+	else
+		rc = du_plain_md(&x_md, s->inner == 1 ? 2 : 3, view, dnnl_f32,
+				 s->label, err);
+	if (!rc)
+		rc = du_plain_md(&p_md, 1, &s->c, dnnl_f32, s->label, err);
+	if (rc)
+		return rc;
+	unsigned flags = dnnl_use_scale | dnnl_use_shift;
+	if (!s->training)
+		flags |= dnnl_use_global_stats;
+	dnnl_batch_normalization_desc_t bd;
+	rc = du_check(dnnl_batch_normalization_forward_desc_init(&bd,
+			s->training ? dnnl_forward_training : dnnl_forward_inference,
+			&x_md, s->epsilon, flags),
+		      s->label, "describing the batch normalization", err);
+	size_t scratch = 0;
+	if (!rc)
+		rc = du_prim_create(&s->bn, &bd, NULL, k->env, &scratch, s->label,
+				    err);
+	dnnl_memory_t *mems[] = {&s->src, &s->dst, &s->scale, &s->shift,
+				 &s->mean, &s->var};
+	for (size_t i = 0; i < sizeof mems / sizeof mems[0] && !rc; i++)
+		rc = du_mem_create(mems[i], i < 2 ? &x_md : &p_md, k->env,
+				   s->label, err);
+	if (rc)
+		return rc;
+	if (s->training) {
+		s->mean_off = du_scratch_take(&scratch, (size_t)s->c * sizeof(float));
+		s->var_off = du_scratch_take(&scratch, (size_t)s->c * sizeof(float));
+	}
+	exec_scratch_request(k->env, scratch);
+	return SC_OK;
+}
+
+static int bn_prepare(op_kernel *k, sc_error *err)
+{
+	bn_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return sc_fail(err, SC_ENOMEM, "out of memory preparing BatchNormalization");
+	k->state = s;
+	du_label(k, s->label, sizeof s->label);
+	const sc_tensor *x = k->in[0];
+	if (!tensor_dtype_is_float(x->dtype))
+		return sc_fail(err, SC_EINVAL, "%s: X is %s, expected a float type",
+			       s->label, tensor_dtype_name(x->dtype));
+	if (x->rank < 2)
+		return sc_fail(err, SC_EINVAL,
+			       "%s: X has rank %d, expected at least 2 (N, C, ...)",
+			       s->label, x->rank);
+	int spatial = k->opset < 9 ? infer_attr_int(k->node, "spatial", 1) != 0 : 1;
+	s->n = x->dims[0];
+	s->c = x->dims[1];
+	s->inner = 1;
+	for (int i = 2; i < x->rank; i++)
+		s->inner *= x->dims[i];
+	if (!spatial) {
+		/* statistics per element of a sample: channels are C x D1 x ... */
+		s->c *= s->inner;
+		s->inner = 1;
+	}
+	for (int i = 1; i < 5; i++) {
+		const sc_tensor *p = i < k->n_in ? k->in[i] : NULL;
+		if (!p)
+			return sc_fail(err, SC_EINVAL, "%s: input %d (%s) is missing",
+				       s->label, i, bn_input_names[i]);
+		int same = p->numel == s->c &&
+			   (p->rank == 1 || (!spatial && p->rank == x->rank - 1 &&
+					     !memcmp(p->dims, x->dims + 1,
+						     (size_t)p->rank * sizeof(int64_t))));
+		if (!same)
+			return sc_fail(err, SC_EINVAL,
+				       "%s: %s has %lld values, expected %lld (one per %s)",
+				       s->label, bn_input_names[i], (long long)p->numel,
+				       (long long)s->c, spatial ? "channel" :
+				       "element of a sample");
+		int want = k->opset < 15 ? x->dtype : k->in[i <= 2 ? 1 : 3]->dtype;
+		if (!tensor_dtype_is_float(p->dtype) || (int)p->dtype != want)
+			return sc_fail(err, SC_EINVAL, "%s: %s is %s, expected %s",
+				       s->label, bn_input_names[i],
+				       tensor_dtype_name(p->dtype),
+				       tensor_dtype_name(want));
+	}
+	s->epsilon = infer_attr_float(k->node, "epsilon", 1e-5f);
+	s->momentum = infer_attr_float(k->node, "momentum", 0.9f);
+	s->training = bn_is_training(k);
+
+	int rc = tensor_set_shape(k->out[0], x->dtype, x->rank, x->dims, s->label,
+				  err);
+	int n_stats = k->opset >= 14 ? 2 : 4;
+	for (int i = 1; i <= n_stats && !rc; i++)
+		if (bn_has_output(k, i))
+			rc = tensor_set_shape(k->out[i], k->in[3]->dtype,
+					      k->in[3]->rank, k->in[3]->dims,
+					      s->label, err);
+	if (rc)
+		return rc;
+	s->use_dnnl = x->dtype == SC_FLOAT && k->in[1]->dtype == SC_FLOAT &&
+		      k->in[3]->dtype == SC_FLOAT && x->numel > 0;
+	return s->use_dnnl ? bn_build_dnnl(k, s, err) : SC_OK;
+}
+
+/* Batch mean and biased variance of channel ch, in double. */
+static void bn_batch_stats(const bn_state *s, const sc_tensor *x, int64_t ch,
+			   double *mean, double *var)
+{
+	double sum = 0, sq = 0;
+	int64_t count = s->n * s->inner;
+	for (int64_t b = 0; b < s->n; b++) {
+		int64_t base = (b * s->c + ch) * s->inner;
+		for (int64_t j = 0; j < s->inner; j++)
+			sum += du_load(x->data, x->dtype, base + j);
+	}
+	*mean = count ? sum / (double)count : 0.0;
+	for (int64_t b = 0; b < s->n; b++) {
+		int64_t base = (b * s->c + ch) * s->inner;
+		for (int64_t j = 0; j < s->inner; j++) {
+			double d = du_load(x->data, x->dtype, base + j) - *mean;
+			sq += d * d;
+		}
+	}
+	*var = count ? sq / (double)count : 0.0;
+}
+
+/* Writes the statistics outputs of a training step from the batch mean
+ * and variance of channel ch: running = input * momentum + batch * (1 -
+ * momentum), and below opset 14 the batch values as saved_mean/var. */
+static void bn_store_stats(op_kernel *k, const bn_state *s, int64_t ch,
+			   double mean, double var)
+{
+	double m = s->momentum;
+	double rm = du_load(k->in[3]->data, k->in[3]->dtype, ch) * m + mean * (1 - m);
+	double rv = du_load(k->in[4]->data, k->in[4]->dtype, ch) * m + var * (1 - m);
+	if (!s->training) {
+		rm = du_load(k->in[3]->data, k->in[3]->dtype, ch);
+		rv = du_load(k->in[4]->data, k->in[4]->dtype, ch);
+		mean = rm;
+		var = rv;
+	}
+	double vals[5] = {0, rm, rv, mean, var};
+	for (int i = 1; i < 5; i++)
+		if (bn_has_output(k, i) && (k->opset < 14 || i <= 2))
+			du_store(k->out[i]->data, k->out[i]->dtype, ch, vals[i]);
+}
+
+static void bn_reference(op_kernel *k, const bn_state *s)
+{
+	const sc_tensor *x = k->in[0];
+	sc_tensor *y = k->out[0];
+	#pragma omp parallel for if (x->numel > 32768)
+	for (int64_t ch = 0; ch < s->c; ch++) {
+		double mean, var;
+		if (s->training) {
+			bn_batch_stats(s, x, ch, &mean, &var);
+		} else {
+			mean = du_load(k->in[3]->data, k->in[3]->dtype, ch);
+			var = du_load(k->in[4]->data, k->in[4]->dtype, ch);
+		}
+		double a = du_load(k->in[1]->data, k->in[1]->dtype, ch) /
+			   sqrt(var + (double)s->epsilon);
+		double b = du_load(k->in[2]->data, k->in[2]->dtype, ch) - mean * a;
+		for (int64_t n = 0; n < s->n; n++) {
+			int64_t base = (n * s->c + ch) * s->inner;
+			for (int64_t j = 0; j < s->inner; j++)
+				du_store(y->data, y->dtype, base + j,
+					 du_load(x->data, x->dtype, base + j) * a + b);
+		}
+		bn_store_stats(k, s, ch, mean, var);
+	}
+}
+
+static int bn_run(op_kernel *k, sc_error *err)
+{
+	bn_state *s = k->state;
+	if (!s->use_dnnl) {
+		bn_reference(k, s);
+		return SC_OK;
+	}
+	float *mean = s->training ? du_scratch_at(k->env, s->mean_off) :
+		      k->in[3]->data;
+	float *var = s->training ? du_scratch_at(k->env, s->var_off) :
+		     k->in[4]->data;
+	const void *bind[6] = {k->in[0]->data, k->out[0]->data, k->in[1]->data,
+			       k->in[2]->data, mean, var};
+	dnnl_memory_t mems[6] = {s->src, s->dst, s->scale, s->shift, s->mean,
+				 s->var};
+	for (int i = 0; i < 6; i++) {
+		int rc = du_mem_bind(mems[i], bind[i], s->label, err);
+		if (rc)
+			return rc;
+	}
+	dnnl_exec_arg_t args[6] = {
+		{DNNL_ARG_SRC, s->src},
+		{DNNL_ARG_DST, s->dst},
+		{DNNL_ARG_SCALE, s->scale},
+		{DNNL_ARG_SHIFT, s->shift},
+		{DNNL_ARG_MEAN, s->mean},
+		{DNNL_ARG_VARIANCE, s->var},
+	};
+	int rc = du_prim_exec(&s->bn, k->env, 6, args, s->label, err);
+	if (rc)
+		return rc;
+	for (int64_t ch = 0; ch < s->c; ch++)
+		bn_store_stats(k, s, ch, mean[ch], var[ch]);
+	return SC_OK;
+}
+
 const op_def op_batchnorm_defs[] = {
+	{.domain = "", .name = "BatchNormalization", .since = 6, .until = 6,
+	 .attrs = bn6_attrs, .infer = bn_infer, .prepare = bn_prepare,
+	 .run = bn_run, .release = bn_release},
 	{.domain = "", .name = "BatchNormalization", .since = 7, .until = 8,
-	 .attrs = bn7_attrs, .infer = bn_infer},
+	 .attrs = bn7_attrs, .infer = bn_infer, .prepare = bn_prepare,
+	 .run = bn_run, .release = bn_release},
 	{.domain = "", .name = "BatchNormalization", .since = 9, .until = 13,
-	 .attrs = bn9_attrs, .infer = bn_infer},
+	 .attrs = bn9_attrs, .infer = bn_infer, .prepare = bn_prepare,
+	 .run = bn_run, .release = bn_release},
 	{.domain = "", .name = "BatchNormalization", .since = 14, .until = 17,
-	 .attrs = bn14_attrs, .infer = bn_infer},
+	 .attrs = bn14_attrs, .infer = bn_infer, .prepare = bn_prepare,
+	 .run = bn_run, .release = bn_release},
 	{.domain = "", .name = "InstanceNormalization", .since = 6, .until = 17,
 	 .attrs = instance_norm_attrs, .infer = instance_norm_infer},
 	{.domain = "", .name = "LRN", .since = 1, .until = 17,

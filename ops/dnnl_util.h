@@ -1,0 +1,229 @@
+/* dnnl_util.h: what the oneDNN-backed kernels (conv, batchnorm, pool,
+ * gemm) share.
+ *
+ * Tensors between ops are plain row-major for now.  A primitive created
+ * with format_tag_any may want another layout for an operand; du_operand
+ * hides that: it owns the oneDNN memory in the primitive's layout and,
+ * when that differs from the plain one, the reorder between them and a
+ * place in the kernel's scratch to hold the converted copy.  When the
+ * planner starts handing blocked layouts from op to op, this is the one
+ * place that learns about it.
+ *
+ * Scratch: every primitive is created with the user scratchpad mode.  A
+ * kernel's prepare lays out its scratch regions (primitive scratchpads,
+ * reordered copies) one after the other with du_scratch_take() and asks
+ * the executor for the total once (exec_scratch_request); run finds each
+ * region at exec_scratch(env) + offset.  Kernels run one at a time, so all
+ * of them share the executor's single buffer.
+ *
+ * Memory objects are created in prepare without a buffer (DNNL_MEMORY_NONE)
+ * and bound to the executor's buffers at every run, so run allocates
+ * nothing of its own (dnnl_primitive_execute() keeps its argument map on
+ * the heap for the length of the call; no C API call avoids that).
+ *
+ * Ownership: every du_* object is embedded in a kernel's state and released
+ * with its du_*_destroy function, which accepts a zeroed object.  Errors
+ * come back as sc_error naming the node (the `label` arguments). */
+#ifndef SUPCON_OPS_DNNL_UTIL_H
+#define SUPCON_OPS_DNNL_UTIL_H
+
+#include <stddef.h>
+
+#include <dnnl.h>
+
+#include "../runtime/exec.h"
+#include "op.h"
+
+/* A plain row-major descriptor of t's shape with data type dt.  Rank 0
+ * becomes [1].  Fails for ranks above DNNL_MAX_NDIMS. */
+int du_plain_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
+		dnnl_data_type_t dt, const char *label, sc_error *err);
+
+/* Reserves `bytes` (64-byte aligned) in a kernel's scratch layout whose
+ * running total is *total; returns the region's offset. */
+size_t du_scratch_take(size_t *total, size_t bytes);
+
+/* Region `off` of the executor's scratch during run. */
+static inline void *du_scratch_at(exec_env *env, size_t off)
+{
+	return (char *)exec_scratch(env) + off;
+}
+
+/* Checks a oneDNN status, naming the node and the step. */
+int du_check(dnnl_status_t st, const char *label, const char *what,
+	     sc_error *err);
+
+/* A primitive attribute with the user scratchpad mode; the caller may add
+ * to it (post-ops, scales) and destroys it. */
+int du_attr_create(dnnl_primitive_attr_t *attr, const char *label,
+		   sc_error *err);
+
+/* A memory object of descriptor md with no buffer yet. */
+int du_mem_create(dnnl_memory_t *mem, const dnnl_memory_desc_t *md,
+		  exec_env *env, const char *label, sc_error *err);
+
+/* Points mem at data (which oneDNN reads or writes through it). */
+int du_mem_bind(dnnl_memory_t mem, const void *data, const char *label,
+		sc_error *err);
+
+/* --- primitives ---------------------------------------------------------- */
+
+typedef struct du_prim {
+	dnnl_primitive_desc_t pd;
+	dnnl_primitive_t prim;
+	dnnl_memory_t scratch;     /* NULL when the primitive needs none */
+	size_t scratch_off;
+} du_prim;
+
+/* Creates the primitive descriptor of op_desc with attr (NULL: a default
+ * attribute with the user scratchpad mode), the primitive, and its
+ * scratchpad memory, reserving the scratchpad in *scratch_total. */
+int du_prim_create(du_prim *p, const_dnnl_op_desc_t op_desc,
+		   const_dnnl_primitive_attr_t attr, exec_env *env,
+		   size_t *scratch_total, const char *label, sc_error *err);
+
+/* The descriptor the primitive chose for query `what` (dnnl_query_src_md,
+ * ...) at index i. */
+const dnnl_memory_desc_t *du_prim_md(const du_prim *p, dnnl_query_t what,
+				     int i);
+
+/* 1 when oneDNN fell back to its naive reference implementation, which
+ * a kernel may take as a hint to describe the problem another way. */
+int du_prim_is_reference(const du_prim *p);
+
+/* Executes with args (at most DU_MAX_ARGS - 1 of them; the scratchpad is
+ * added here) and waits for the stream. */
+#define DU_MAX_ARGS 16
+int du_prim_exec(du_prim *p, exec_env *env, int nargs,
+		 const dnnl_exec_arg_t *args, const char *label, sc_error *err);
+
+void du_prim_destroy(du_prim *p);
+
+/* --- layouts -------------------------------------------------------------- */
+
+/* Channels per block of the blocked activation layout (nChw16c and kin)
+ * that suits this CPU: 16 with AVX-512, 8 otherwise. */
+int du_channel_block(void);
+
+/* A descriptor of an activation [N, C, D...] (rank 3 to 5) for a primitive
+ * to compute on: channel-blocked when C fills at least one block, else
+ * format_tag_any so that oneDNN picks (e.g. plain for a 3-channel image).
+ * The reorders between this and the plain layout are what du_operand
+ * does at every run until the planner hands blocked tensors from op to op. */
+int du_activation_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
+		     int blocked, const char *label, sc_error *err);
+
+/* --- reorders and operands ----------------------------------------------- */
+
+typedef struct du_reorder {
+	du_prim p;
+	dnnl_memory_t src, dst;
+} du_reorder;
+
+int du_reorder_create(du_reorder *r, const dnnl_memory_desc_t *src,
+		      const dnnl_memory_desc_t *dst, exec_env *env,
+		      size_t *scratch_total, const char *label, sc_error *err);
+
+/* Copies src (in r's source layout) into dst (in its destination layout). */
+int du_reorder_run(du_reorder *r, exec_env *env, const void *src, void *dst,
+		   const char *label, sc_error *err);
+
+void du_reorder_destroy(du_reorder *r);
+
+enum du_operand_kind {
+	DU_IN,         /* read by the primitive: plain -> chosen before */
+	DU_OUT,        /* written by it: chosen -> plain after */
+	DU_CONST_IN,   /* an input whose data never changes: converted once */
+	DU_INOUT,      /* DU_OUT whose prior content the primitive reads (a
+			* sum post-op): du_operand_preload() fills it first */
+};
+
+/* One operand of a primitive as seen from the executor's plain buffer. */
+typedef struct du_operand {
+	int kind;
+	dnnl_memory_t mem;         /* in the primitive's chosen layout */
+	int converts;              /* chosen layout differs from plain */
+	du_reorder r;              /* plain <-> chosen, when converts */
+	du_reorder pre;            /* DU_INOUT: plain -> chosen for preload */
+	size_t off;                /* scratch region of the chosen copy */
+	size_t plain_bytes;
+	void *own;                 /* DU_CONST_IN: the converted copy */
+	const void *own_src;       /* ... and the plain data it came from */
+} du_operand;
+
+/* Sets o up for an operand whose plain layout is `plain` and that the
+ * primitive wants as `chosen`.  A converted copy lives in scratch (DU_IN,
+ * DU_OUT) or in o's own buffer (DU_CONST_IN). */
+int du_operand_init(du_operand *o, int kind, const dnnl_memory_desc_t *plain,
+		    const dnnl_memory_desc_t *chosen, exec_env *env,
+		    size_t *scratch_total, const char *label, sc_error *err);
+
+/* Before the primitive runs: binds o->mem to data, converting it first
+ * when the layouts differ (DU_CONST_IN converts only when data is not what
+ * it converted last).  For DU_OUT and DU_INOUT, binds o->mem to data or
+ * to the scratch copy. */
+int du_operand_before(du_operand *o, exec_env *env, const void *data,
+		      const char *label, sc_error *err);
+
+/* DU_INOUT, before du_operand_before(): makes the plain tensor `prior`
+ * the content the primitive will find in its output `data`. */
+int du_operand_preload(du_operand *o, exec_env *env, const void *prior,
+		       void *data, const char *label, sc_error *err);
+
+/* After the primitive ran: for a converting DU_OUT, writes the result into
+ * the plain buffer data.  A no-op otherwise. */
+int du_operand_after(du_operand *o, exec_env *env, void *data,
+		     const char *label, sc_error *err);
+
+void du_operand_destroy(du_operand *o);
+
+/* --- window geometry ---------------------------------------------------- */
+
+/* oneDNN convolutions and poolings have at most three spatial axes. */
+#define DU_MAX_SPATIAL 3
+
+/* The sliding window of a Conv or pooling node over x [N, C, D1..Dn]. */
+typedef struct du_window {
+	int ns;                              /* spatial axes */
+	int64_t kernel[DU_MAX_SPATIAL];
+	int64_t stride[DU_MAX_SPATIAL];
+	int64_t dilation[DU_MAX_SPATIAL];    /* ONNX's: 1 = dense */
+	int64_t pad_l[DU_MAX_SPATIAL];
+	int64_t pad_r[DU_MAX_SPATIAL];       /* ONNX's (or SAME's) end padding */
+	int64_t pad_r_ext[DU_MAX_SPATIAL];   /* pad_r grown to cover ceil_mode's
+					      * last window; = pad_r otherwise */
+	int64_t out[DU_MAX_SPATIAL];
+} du_window;
+
+/* Reads kernel_shape (or takes `kernel` when the attribute is absent and
+ * kernel is not NULL), strides, dilations, pads and auto_pad from the
+ * kernel's node and computes the output sizes for x, as shape inference
+ * does (infer_window_out).  Fails naming the node when an attribute has
+ * the wrong length or the window does not fit; SC_EUNSUPPORTED for more
+ * than DU_MAX_SPATIAL spatial axes. */
+int du_window_init(du_window *w, const op_kernel *k, const sc_tensor *x,
+		   const int64_t *kernel, int ceil_mode, const char *label,
+		   sc_error *err);
+
+/* --- element access for the plain-loop fallbacks ------------------------- */
+
+/* Element i of a float, double, float16, bfloat16 or integer (8 to 64 bit,
+ * bool) buffer as a double, and the reverse (rounding to nearest for
+ * floats, truncating toward zero for integers).  For the slow paths only:
+ * dtypes oneDNN does not cover. */
+double du_load(const void *p, int dtype, int64_t i);
+void du_store(void *p, int dtype, int64_t i, double v);
+
+/* --- graph facts --------------------------------------------------------- */
+
+/* 1 when input i of the kernel's node is an initializer that callers
+ * cannot override (not also a graph input), so its data stays put and
+ * unchanged for the plan's life.  A kernel may then convert it once
+ * (DU_CONST_IN); whoever updates such a tensor in place (an optimizer)
+ * must re-prepare the kernels that read it. */
+int du_input_is_constant(const op_kernel *k, int i);
+
+/* "node 'conv1' (Conv)" for messages, in buf. */
+const char *du_label(const op_kernel *k, char *buf, size_t len);
+
+#endif
