@@ -553,6 +553,14 @@ const sc_tensor *plan_output(const plan *p, int i)
 }
 
 size_t plan_arena_bytes(const plan *p) { return p->arena_bytes; }
+
+int plan_node_count(const plan *p)
+{
+	int n = 0;
+	for (int s = 0; s < p->n_nodes; s++)
+		n += !p->nodes[s].absorbed;
+	return n;
+}
 size_t plan_total_bytes(const plan *p) { return p->total_bytes; }
 
 /* --- binding inputs ------------------------------------------------------- */

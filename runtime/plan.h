@@ -63,6 +63,8 @@ const sc_tensor *plan_output(const plan *p, int i);
 /* Bytes of the activation arena (0 before the first run), and the sum of
  * every intermediate's size, to show what liveness-based reuse saves. */
 size_t plan_arena_bytes(const plan *p);
+/* Nodes that run after fusion (absorbed nodes are not counted). */
+int plan_node_count(const plan *p);
 size_t plan_total_bytes(const plan *p);
 
 #endif
