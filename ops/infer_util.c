@@ -14,15 +14,11 @@
 int infer_fail(const graph *g, const graph_node *n, sc_error *err,
 	       const char *fmt, ...)
 {
-	if (!err)
-		return SC_EINVAL;
-	char label[256], msg[SC_ERROR_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int rc = op_vfail(g, n, err, SC_EINVAL, fmt, ap);
 	va_end(ap);
-	return sc_fail(err, SC_EINVAL, "%s: %s",
-		       op_node_label(g, n, label, sizeof label), msg);
+	return rc;
 }
 
 /* Appends to buf at *pos, never past len; keeps buf terminated. */

@@ -236,21 +236,6 @@ static int lpnorm_infer(graph *g, const graph_node *n, int64_t opset,
 /* Loops over fewer input elements than this stay on one thread. */
 #define PAR_MIN 32768
 
-static int kernel_fail(const op_kernel *k, sc_error *err, int code,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int kernel_fail(const op_kernel *k, sc_error *err, int code,
-		       const char *fmt, ...)
-{
-	char label[256], msg[SC_ERROR_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	return sc_fail(err, code, "%s: %s",
-		       op_node_label(k->g, k->node, label, sizeof label), msg);
-}
-
 static const char *out_name(const op_kernel *k, int i)
 {
 	return k->g->values[k->node->outputs[i]].name;
@@ -899,7 +884,7 @@ static int reduce_prepare(op_kernel *k, sc_error *err)
 		if (strcmp(k->node->op_type, reduce_kinds[i].name) == 0)
 			kind = &reduce_kinds[i];
 	if (!kind)
-		return kernel_fail(k, err, SC_EINTERNAL, "not a reduction");
+		return op_fail(k, err, SC_EINTERNAL, "not a reduction");
 	if (!x)
 		return infer_fail(k->g, k->node, err, "input 'data' is missing");
 	int path, widen;

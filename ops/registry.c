@@ -184,3 +184,23 @@ int op_check_attrs(const op_def *def, const graph *g, const graph_node *n,
 	}
 	return SC_OK;
 }
+
+int op_vfail(const graph *g, const graph_node *n, sc_error *err, int code,
+	     const char *fmt, va_list ap)
+{
+	if (!err)
+		return code;
+	char label[256], msg[SC_ERROR_MAX];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	return sc_fail(err, code, "%s: %s",
+		       op_node_label(g, n, label, sizeof label), msg);
+}
+
+int op_fail(const op_kernel *k, sc_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = op_vfail(k->g, k->node, err, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}

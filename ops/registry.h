@@ -11,6 +11,8 @@
 #ifndef SUPCON_OPS_REGISTRY_H
 #define SUPCON_OPS_REGISTRY_H
 
+#include <stdarg.h>
+
 #include "op.h"
 
 extern const op_def op_conv_defs[];
@@ -39,6 +41,13 @@ int op_registry_check(sc_error *err);
  * naming the node ("node 'conv1' (Conv): attribute 'group' ..."). */
 int op_check_attrs(const op_def *def, const graph *g, const graph_node *n,
 		   int64_t opset, sc_error *err);
+
+/* Records code and "<node label>: <message>" in err and returns code: how
+ * kernels report errors.  op_vfail is the va_list form. */
+int op_fail(const op_kernel *k, sc_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int op_vfail(const graph *g, const graph_node *n, sc_error *err, int code,
+	     const char *fmt, va_list ap);
 
 /* "int", "floats", "graph", ... for an ATTR_* value; "unknown" otherwise. */
 const char *op_attr_type_name(int type);

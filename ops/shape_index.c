@@ -42,7 +42,7 @@ static int check_indices(const op_kernel *k, const sc_tensor *ix, int64_t n,
 	for (int64_t i = 0; i < ix->numel; i++) {
 		int64_t v = index_at(ix, i);
 		if (v < -n || v >= n)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "indices[%lld] = %lld is outside [%lld, %lld]",
 					  (long long)i, (long long)v, (long long)-n,
 					  (long long)(n - 1));
@@ -53,16 +53,16 @@ static int check_indices(const op_kernel *k, const sc_tensor *ix, int64_t n,
 static int need_indices(const op_kernel *k, int *axis, sc_error *err)
 {
 	if (k->n_in < 2 || !k->in[0] || !k->in[1])
-		return shape_fail(k, err, SC_EINVAL, "needs data and indices");
+		return op_fail(k, err, SC_EINVAL, "needs data and indices");
 	const sc_tensor *x = k->in[0], *ix = k->in[1];
 	if (ix->dtype != SC_INT32 && ix->dtype != SC_INT64)
-		return shape_fail(k, err, SC_EINVAL, "indices must be int32 or int64, not %s",
+		return op_fail(k, err, SC_EINVAL, "indices must be int32 or int64, not %s",
 				  tensor_dtype_name(ix->dtype));
 	if (x->rank < 1)
-		return shape_fail(k, err, SC_EINVAL, "data must have rank >= 1");
+		return op_fail(k, err, SC_EINVAL, "data must have rank >= 1");
 	int64_t a = infer_attr_int(k->node, "axis", 0);
 	if (infer_axis(a, x->rank, axis))
-		return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+		return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 				  (long long)a, x->rank);
 	return SC_OK;
 }
@@ -81,13 +81,13 @@ int shape_gather_prepare(op_kernel *k, sc_error *err)
 		return rc;
 	const sc_tensor *x = k->in[0], *ix = k->in[1];
 	if (x->rank - 1 + ix->rank > SC_MAX_RANK)
-		return shape_fail(k, err, SC_EUNSUPPORTED, "output rank %d is above %d",
+		return op_fail(k, err, SC_EUNSUPPORTED, "output rank %d is above %d",
 				  x->rank - 1 + ix->rank, SC_MAX_RANK);
 	int64_t dims[SC_MAX_RANK];
 	int r = 0;
 	gather_state *s = malloc(sizeof *s);
 	if (!s)
-		return shape_fail(k, err, SC_ENOMEM, "out of memory");
+		return op_fail(k, err, SC_ENOMEM, "out of memory");
 	s->outer = 1;
 	s->block = (int64_t)tensor_dtype_size(x->dtype);
 	s->axis_dim = x->dims[axis];
@@ -155,16 +155,16 @@ int shape_gather_elements_prepare(op_kernel *k, sc_error *err)
 		return rc;
 	const sc_tensor *x = k->in[0], *ix = k->in[1];
 	if (ix->rank != x->rank)
-		return shape_fail(k, err, SC_EINVAL, "indices have rank %d, data has %d",
+		return op_fail(k, err, SC_EINVAL, "indices have rank %d, data has %d",
 				  ix->rank, x->rank);
 	for (int d = 0; d < x->rank; d++)
 		if (d != axis && ix->dims[d] > x->dims[d])
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "indices have %lld along axis %d, data only %lld",
 					  (long long)ix->dims[d], d, (long long)x->dims[d]);
 	gather_elements_state *s = malloc(sizeof *s);
 	if (!s)
-		return shape_fail(k, err, SC_ENOMEM, "out of memory");
+		return op_fail(k, err, SC_ENOMEM, "out of memory");
 	s->axis = axis;
 	shape_strides(x, s->data_stride);
 	k->state = s;
@@ -211,27 +211,27 @@ typedef struct onehot_state {
 int shape_onehot_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 3 || !k->in[0] || !k->in[1] || !k->in[2])
-		return shape_fail(k, err, SC_EINVAL, "needs indices, depth and values");
+		return op_fail(k, err, SC_EINVAL, "needs indices, depth and values");
 	const sc_tensor *ix = k->in[0], *dp = k->in[1], *val = k->in[2];
 	if (val->numel != 2 || val->rank != 1)
-		return shape_fail(k, err, SC_EINVAL, "values must be [off, on], has %lld elements",
+		return op_fail(k, err, SC_EINVAL, "values must be [off, on], has %lld elements",
 				  (long long)val->numel);
 	if (dp->numel != 1 || dp->dtype == SC_STRING || ix->dtype == SC_STRING)
-		return shape_fail(k, err, SC_EINVAL, "depth must be one number");
+		return op_fail(k, err, SC_EINVAL, "depth must be one number");
 	if (ix->rank + 1 > SC_MAX_RANK)
-		return shape_fail(k, err, SC_EUNSUPPORTED, "output rank %d is above %d",
+		return op_fail(k, err, SC_EUNSUPPORTED, "output rank %d is above %d",
 				  ix->rank + 1, SC_MAX_RANK);
 	double df = shape_get_double(dp, 0);
 	if (!(df >= 1) || df > (double)SC_MAX_NUMEL)
-		return shape_fail(k, err, SC_EINVAL, "depth %g is not a positive count", df);
+		return op_fail(k, err, SC_EINVAL, "depth %g is not a positive count", df);
 	int64_t a = infer_attr_int(k->node, "axis", -1);
 	int axis;
 	if (infer_axis(a, ix->rank + 1, &axis))
-		return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+		return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 				  (long long)a, ix->rank + 1);
 	onehot_state *s = malloc(sizeof *s);
 	if (!s)
-		return shape_fail(k, err, SC_ENOMEM, "out of memory");
+		return op_fail(k, err, SC_ENOMEM, "out of memory");
 	s->depth = shape_get_int64(dp, 0);
 	s->outer = s->inner = 1;
 	int64_t dims[SC_MAX_RANK];
@@ -294,7 +294,7 @@ static int is_nonzero(const sc_tensor *t, int64_t i)
 int shape_nonzero_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 1 || !k->in[0])
-		return shape_fail(k, err, SC_EINVAL, "input 0 is missing");
+		return op_fail(k, err, SC_EINVAL, "input 0 is missing");
 	const sc_tensor *x = k->in[0];
 	int64_t count = 0;
 	for (int64_t i = 0; i < x->numel; i++)

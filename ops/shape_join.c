@@ -28,7 +28,7 @@ static join_state *join_alloc(const op_kernel *k, int n, sc_error *err)
 {
 	join_state *s = malloc(sizeof *s + (size_t)(n ? n : 1) * sizeof(shape_view));
 	if (!s) {
-		shape_fail(k, err, SC_ENOMEM, "out of memory");
+		op_fail(k, err, SC_ENOMEM, "out of memory");
 		return NULL;
 	}
 	s->n = n;
@@ -39,29 +39,29 @@ int shape_concat_prepare(op_kernel *k, sc_error *err)
 {
 	int n = k->n_in;
 	if (n < 1)
-		return shape_fail(k, err, SC_EINVAL, "needs at least one input");
+		return op_fail(k, err, SC_EINVAL, "needs at least one input");
 	const sc_tensor *x0 = k->in[0];
 	for (int i = 0; i < n; i++)
 		if (!k->in[i])
-			return shape_fail(k, err, SC_EINVAL, "input %d is missing", i);
+			return op_fail(k, err, SC_EINVAL, "input %d is missing", i);
 	const graph_attr *aa = graph_node_attr(k->node, "axis");
 	if (!aa || aa->type != ATTR_INT)
-		return shape_fail(k, err, SC_EINVAL, "attribute 'axis' is required");
+		return op_fail(k, err, SC_EINVAL, "attribute 'axis' is required");
 	int axis;
 	if (infer_axis(aa->i, x0->rank, &axis))
-		return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+		return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 				  (long long)aa->i, x0->rank);
 	int64_t dims[SC_MAX_RANK], total = 0;
 	for (int i = 0; i < n; i++) {
 		const sc_tensor *x = k->in[i];
 		if (x->dtype != x0->dtype || x->rank != x0->rank)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "input %d is %s of rank %d, input 0 is %s of rank %d",
 					  i, tensor_dtype_name(x->dtype), x->rank,
 					  tensor_dtype_name(x0->dtype), x0->rank);
 		for (int d = 0; d < x->rank; d++)
 			if (d != axis && x->dims[d] != x0->dims[d])
-				return shape_fail(k, err, SC_EINVAL,
+				return op_fail(k, err, SC_EINVAL,
 						  "input %d has %lld along axis %d, input 0 has %lld",
 						  i, (long long)x->dims[d], d,
 						  (long long)x0->dims[d]);
@@ -110,22 +110,22 @@ int shape_concat_run(op_kernel *k, sc_error *err)
 int shape_split_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 1 || !k->in[0])
-		return shape_fail(k, err, SC_EINVAL, "input 0 is missing");
+		return op_fail(k, err, SC_EINVAL, "input 0 is missing");
 	const sc_tensor *x = k->in[0];
 	int n = k->n_out;
 	if (n < 1 || n > MAX_SPLIT)
-		return shape_fail(k, err, SC_EINVAL, "has %d outputs", n);
+		return op_fail(k, err, SC_EINVAL, "has %d outputs", n);
 	int64_t a = infer_attr_int(k->node, "axis", 0);
 	int axis;
 	if (infer_axis(a, x->rank, &axis))
-		return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+		return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 				  (long long)a, x->rank);
 	int64_t *split = malloc((size_t)n * sizeof *split);
 	join_state *s = join_alloc(k, n, err);
 	if (!split || !s) {
 		free(split);
 		free(s);
-		return shape_fail(k, err, SC_ENOMEM, "out of memory");
+		return op_fail(k, err, SC_ENOMEM, "out of memory");
 	}
 	int ns;
 	int rc = shape_attr_or_input(k, 13, "split", 1, split, n, &ns, err);
@@ -133,12 +133,12 @@ int shape_split_prepare(op_kernel *k, sc_error *err)
 		goto fail;
 	int64_t dim = x->dims[axis];
 	if (ns >= 0 && ns != n) {
-		rc = shape_fail(k, err, SC_EINVAL, "split has %d sizes for %d outputs", ns, n);
+		rc = op_fail(k, err, SC_EINVAL, "split has %d sizes for %d outputs", ns, n);
 		goto fail;
 	}
 	if (ns < 0) {
 		if (dim % n) {
-			rc = shape_fail(k, err, SC_EINVAL,
+			rc = op_fail(k, err, SC_EINVAL,
 					"axis %d of size %lld does not split into %d equal parts",
 					axis, (long long)dim, n);
 			goto fail;
@@ -149,7 +149,7 @@ int shape_split_prepare(op_kernel *k, sc_error *err)
 	int64_t sum = 0;
 	for (int i = 0; i < n; i++) {
 		if (split[i] < 0 || split[i] > dim - sum) {
-			rc = shape_fail(k, err, SC_EINVAL,
+			rc = op_fail(k, err, SC_EINVAL,
 					"split sizes do not add up to the %lld of axis %d",
 					(long long)dim, axis);
 			goto fail;
@@ -157,7 +157,7 @@ int shape_split_prepare(op_kernel *k, sc_error *err)
 		sum += split[i];
 	}
 	if (sum != dim) {
-		rc = shape_fail(k, err, SC_EINVAL, "split sizes add up to %lld, axis %d has %lld",
+		rc = op_fail(k, err, SC_EINVAL, "split sizes add up to %lld, axis %d has %lld",
 				(long long)sum, axis, (long long)dim);
 		goto fail;
 	}
@@ -236,7 +236,7 @@ static int64_t pad_source(int64_t o, int64_t pb, int64_t n, int mode)
 int shape_pad_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 1 || !k->in[0])
-		return shape_fail(k, err, SC_EINVAL, "input 0 is missing");
+		return op_fail(k, err, SC_EINVAL, "input 0 is missing");
 	const sc_tensor *x = k->in[0];
 	int r = x->rank, mode, np, rc;
 	int64_t pads[2 * SC_MAX_RANK];
@@ -247,7 +247,7 @@ int shape_pad_prepare(op_kernel *k, sc_error *err)
 	else if (infer_attr_is(k->node, "mode", "constant", "edge"))
 		mode = PAD_EDGE;
 	else
-		return shape_fail(k, err, SC_EUNSUPPORTED,
+		return op_fail(k, err, SC_EUNSUPPORTED,
 				  "mode must be constant, reflect or edge");
 	if (k->opset < 11) {
 		if ((rc = shape_attr_or_input(k, 11, "pads", 1, pads, 2 * SC_MAX_RANK,
@@ -255,29 +255,29 @@ int shape_pad_prepare(op_kernel *k, sc_error *err)
 			return rc;
 	} else {
 		if (k->n_in < 2 || !k->in[1])
-			return shape_fail(k, err, SC_EINVAL, "input 1 (pads) is missing");
+			return op_fail(k, err, SC_EINVAL, "input 1 (pads) is missing");
 		if (k->in[1]->dtype != SC_INT64)
-			return shape_fail(k, err, SC_EINVAL, "pads must be int64, not %s",
+			return op_fail(k, err, SC_EINVAL, "pads must be int64, not %s",
 					  tensor_dtype_name(k->in[1]->dtype));
 		if ((rc = shape_read_ints(k, k->in[1], "pads", pads, 2 * SC_MAX_RANK,
 					  &np, err)))
 			return rc;
 	}
 	if (np != 2 * r)
-		return shape_fail(k, err, SC_EINVAL, "pads has %d values for rank %d",
+		return op_fail(k, err, SC_EINVAL, "pads has %d values for rank %d",
 				  np, r);
 	int64_t dims[SC_MAX_RANK], tab_len = 0;
 	for (int d = 0; d < r; d++) {
 		int64_t pb = pads[d], pe = pads[r + d];
 		if (pb < -SC_MAX_NUMEL || pb > SC_MAX_NUMEL || pe < -SC_MAX_NUMEL ||
 		    pe > SC_MAX_NUMEL || x->dims[d] + pb + pe < 0)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "pads %lld, %lld do not fit axis %d of size %lld",
 					  (long long)pb, (long long)pe, d,
 					  (long long)x->dims[d]);
 		dims[d] = x->dims[d] + pb + pe;
 		if (mode != PAD_CONSTANT && x->dims[d] == 0 && dims[d] > 0)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "cannot %s-pad the empty axis %d",
 					  mode == PAD_EDGE ? "edge" : "reflect", d);
 		tab_len += dims[d];
@@ -292,10 +292,10 @@ int shape_pad_prepare(op_kernel *k, sc_error *err)
 	}
 	if (tab_len > SC_MAX_NUMEL / 8 ||
 	    (size_t)tab_len > (SIZE_MAX - sizeof(pad_state)) / sizeof(int64_t))
-		return shape_fail(k, err, SC_EINVAL, "output is too large");
+		return op_fail(k, err, SC_EINVAL, "output is too large");
 	pad_state *s = malloc(sizeof *s + (size_t)tab_len * sizeof(int64_t));
 	if (!s)
-		return shape_fail(k, err, SC_ENOMEM, "out of memory");
+		return op_fail(k, err, SC_ENOMEM, "out of memory");
 	memset(s, 0, sizeof *s);
 	s->rank = r;
 	s->elem = tensor_dtype_size(x->dtype);
@@ -319,7 +319,7 @@ int shape_pad_prepare(op_kernel *k, sc_error *err)
 		float f = infer_attr_float(k->node, "value", 0.0f);
 		if (shape_put_double(s->value, x->dtype, f)) {
 			free(s);
-			return shape_fail(k, err, SC_EUNSUPPORTED,
+			return op_fail(k, err, SC_EUNSUPPORTED,
 					  "a pad value for %s tensors",
 					  tensor_dtype_name(x->dtype));
 		}
@@ -327,7 +327,7 @@ int shape_pad_prepare(op_kernel *k, sc_error *err)
 		const sc_tensor *cv = k->in[2];
 		if (cv->dtype != x->dtype || cv->numel > 1) {
 			free(s);
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "constant_value must be one %s, is %s with %lld elements",
 					  tensor_dtype_name(x->dtype),
 					  tensor_dtype_name(cv->dtype), (long long)cv->numel);

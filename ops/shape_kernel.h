@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "op.h"
+#include "registry.h"
 
 /* Tile views a rank-r input as 2r dims, so views go up to twice the tensor
  * rank limit. */
@@ -68,10 +69,6 @@ void shape_fill(void *dst, int64_t n, const void *value, size_t elem);
 
 /* Copies nbytes, threaded when big; nothing for 0 bytes. */
 void shape_copy_bytes(void *dst, const void *src, size_t nbytes);
-
-/* Records SC_EINVAL or another code with "<node label>: <message>". */
-int shape_fail(const op_kernel *k, sc_error *err, int code, const char *fmt,
-	       ...) __attribute__((format(printf, 4, 5)));
 
 /* Sets out[i] to dtype and shape (nothing when the output is omitted). */
 int shape_set_out(op_kernel *k, int i, int dtype, int rank,

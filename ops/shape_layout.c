@@ -22,7 +22,7 @@
 static int need_input(const op_kernel *k, int i, sc_error *err)
 {
 	if (i >= k->n_in || !k->in[i])
-		return shape_fail(k, err, SC_EINVAL, "input %d is missing", i);
+		return op_fail(k, err, SC_EINVAL, "input %d is missing", i);
 	return SC_OK;
 }
 
@@ -31,7 +31,7 @@ static int keep_view(op_kernel *k, const shape_view *v, sc_error *err)
 {
 	shape_view *s = malloc(sizeof *s);
 	if (!s)
-		return shape_fail(k, err, SC_ENOMEM, "out of memory");
+		return op_fail(k, err, SC_ENOMEM, "out of memory");
 	*s = *v;
 	shape_view_simplify(s);
 	k->state = s;
@@ -49,7 +49,7 @@ int shape_flatten_prepare(op_kernel *k, sc_error *err)
 	int64_t axis = infer_attr_int(k->node, "axis", 1);
 	int64_t a = axis < 0 ? axis + x->rank : axis;
 	if (a < 0 || a > x->rank)
-		return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+		return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 				  (long long)axis, x->rank);
 	int64_t dims[2] = {1, 1};
 	for (int i = 0; i < x->rank; i++)
@@ -68,7 +68,7 @@ int shape_reshape_prepare(op_kernel *k, sc_error *err)
 	int64_t shape[SC_MAX_RANK];
 	int ns;
 	if (k->in[1]->dtype != SC_INT64)
-		return shape_fail(k, err, SC_EINVAL, "shape must be int64, not %s",
+		return op_fail(k, err, SC_EINVAL, "shape must be int64, not %s",
 				  tensor_dtype_name(k->in[1]->dtype));
 	if ((rc = shape_read_ints(k, k->in[1], "shape", shape, SC_MAX_RANK, &ns, err)))
 		return rc;
@@ -77,38 +77,38 @@ int shape_reshape_prepare(op_kernel *k, sc_error *err)
 	int64_t known = 1;
 	for (int i = 0; i < ns; i++) {
 		if (shape[i] < -1)
-			return shape_fail(k, err, SC_EINVAL, "shape[%d] = %lld is invalid",
+			return op_fail(k, err, SC_EINVAL, "shape[%d] = %lld is invalid",
 					  i, (long long)shape[i]);
 		if (shape[i] == -1) {
 			if (neg >= 0)
-				return shape_fail(k, err, SC_EINVAL, "shape has more than one -1");
+				return op_fail(k, err, SC_EINVAL, "shape has more than one -1");
 			neg = i;
 			continue;
 		}
 		if (shape[i] == 0 && !allowzero) {
 			if (i >= x->rank)
-				return shape_fail(k, err, SC_EINVAL,
+				return op_fail(k, err, SC_EINVAL,
 						  "shape[%d] = 0 copies a dim the rank-%d input does not have",
 						  i, x->rank);
 			shape[i] = x->dims[i];
 		}
 		if (shape[i] > 0 && known > SC_MAX_NUMEL / shape[i])
-			return shape_fail(k, err, SC_EINVAL, "shape overflows");
+			return op_fail(k, err, SC_EINVAL, "shape overflows");
 		known *= shape[i];
 	}
 	if (neg >= 0) {
 		if (known == 0)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "shape has -1 with a zero dim: the -1 is ambiguous");
 		if (x->numel % known)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "cannot reshape %lld elements into a multiple of %lld",
 					  (long long)x->numel, (long long)known);
 		shape[neg] = x->numel / known;
 		known = x->numel;
 	}
 	if (known != x->numel)
-		return shape_fail(k, err, SC_EINVAL, "cannot reshape %lld elements into %lld",
+		return op_fail(k, err, SC_EINVAL, "cannot reshape %lld elements into %lld",
 				  (long long)x->numel, (long long)known);
 	return shape_set_out(k, 0, x->dtype, ns, shape, err);
 }
@@ -131,10 +131,10 @@ int shape_squeeze_prepare(op_kernel *k, sc_error *err)
 	for (int i = 0; i < na; i++) {
 		int a;
 		if (infer_axis(axes[i], x->rank, &a))
-			return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+			return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 					  (long long)axes[i], x->rank);
 		if (x->dims[a] != 1)
-			return shape_fail(k, err, SC_EINVAL, "cannot squeeze axis %d of size %lld",
+			return op_fail(k, err, SC_EINVAL, "cannot squeeze axis %d of size %lld",
 					  a, (long long)x->dims[a]);
 		marked[a] = 1;
 	}
@@ -158,19 +158,19 @@ int shape_unsqueeze_prepare(op_kernel *k, sc_error *err)
 	if (rc)
 		return rc;
 	if (na < 0)
-		return shape_fail(k, err, SC_EINVAL, "axes are required");
+		return op_fail(k, err, SC_EINVAL, "axes are required");
 	int r = x->rank + na;
 	if (r > SC_MAX_RANK)
-		return shape_fail(k, err, SC_EUNSUPPORTED, "output rank %d is above %d",
+		return op_fail(k, err, SC_EUNSUPPORTED, "output rank %d is above %d",
 				  r, SC_MAX_RANK);
 	int marked[SC_MAX_RANK] = {0};
 	for (int i = 0; i < na; i++) {
 		int a;
 		if (infer_axis(axes[i], r, &a))
-			return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+			return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 					  (long long)axes[i], r);
 		if (marked[a])
-			return shape_fail(k, err, SC_EINVAL, "axis %d is given twice", a);
+			return op_fail(k, err, SC_EINVAL, "axis %d is given twice", a);
 		marked[a] = 1;
 	}
 	int64_t dims[SC_MAX_RANK];
@@ -190,7 +190,7 @@ int shape_transpose_prepare(op_kernel *k, sc_error *err)
 	const int64_t *perm;
 	int np = infer_attr_ints(k->node, "perm", &perm);
 	if (np >= 0 && np != x->rank)
-		return shape_fail(k, err, SC_EINVAL, "perm has %d values for rank %d",
+		return op_fail(k, err, SC_EINVAL, "perm has %d values for rank %d",
 				  np, x->rank);
 	int64_t stride[SC_MAX_RANK], dims[SC_MAX_RANK];
 	int seen[SC_MAX_RANK] = {0};
@@ -200,7 +200,7 @@ int shape_transpose_prepare(op_kernel *k, sc_error *err)
 	for (int i = 0; i < x->rank; i++) {
 		int64_t p = np >= 0 ? perm[i] : x->rank - 1 - i;
 		if (p < 0 || p >= x->rank || seen[p])
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "perm is not a permutation of 0..%d", x->rank - 1);
 		seen[p] = 1;
 		dims[i] = x->dims[p];
@@ -241,9 +241,9 @@ int shape_slice_prepare(op_kernel *k, sc_error *err)
 	    (rc = shape_attr_or_input(k, 10, "", 4, steps, SC_MAX_RANK, &nt, err)))
 		return rc;
 	if (ns < 0 || ne < 0)
-		return shape_fail(k, err, SC_EINVAL, "starts and ends are required");
+		return op_fail(k, err, SC_EINVAL, "starts and ends are required");
 	if (ns != ne || (na >= 0 && na != ns) || (nt >= 0 && nt != ns))
-		return shape_fail(k, err, SC_EINVAL,
+		return op_fail(k, err, SC_EINVAL,
 				  "starts, ends, axes and steps differ in length");
 	int64_t begin[SC_MAX_RANK], step[SC_MAX_RANK], dims[SC_MAX_RANK];
 	int seen[SC_MAX_RANK] = {0};
@@ -256,14 +256,14 @@ int shape_slice_prepare(op_kernel *k, sc_error *err)
 		int a;
 		int64_t ax = na >= 0 ? axes[i] : i;
 		if (infer_axis(ax, x->rank, &a))
-			return shape_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
+			return op_fail(k, err, SC_EINVAL, "axis %lld is out of range for rank %d",
 					  (long long)ax, x->rank);
 		if (seen[a])
-			return shape_fail(k, err, SC_EINVAL, "axis %d is sliced twice", a);
+			return op_fail(k, err, SC_EINVAL, "axis %d is sliced twice", a);
 		seen[a] = 1;
 		int64_t s = nt >= 0 ? steps[i] : 1;
 		if (s == 0)
-			return shape_fail(k, err, SC_EINVAL, "step along axis %d is 0", a);
+			return op_fail(k, err, SC_EINVAL, "step along axis %d is 0", a);
 		if (s == INT64_MIN)
 			s = -INT64_MAX;
 		int64_t n = x->dims[a];
@@ -313,10 +313,10 @@ int shape_expand_prepare(op_kernel *k, sc_error *err)
 		int64_t a = xd >= 0 ? x->dims[xd] : 1;
 		int64_t b = sd >= 0 ? shape[sd] : 1;
 		if (b < 0)
-			return shape_fail(k, err, SC_EINVAL, "shape[%d] = %lld is negative",
+			return op_fail(k, err, SC_EINVAL, "shape[%d] = %lld is negative",
 					  sd, (long long)b);
 		if (a != b && a != 1 && b != 1)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "cannot broadcast input dim %d (%lld) to %lld",
 					  xd, (long long)a, (long long)b);
 		dims[d] = a == 1 ? b : a;
@@ -341,7 +341,7 @@ int shape_tile_prepare(op_kernel *k, sc_error *err)
 	if ((rc = shape_read_ints(k, k->in[1], "repeats", rep, SC_MAX_RANK, &nr, err)))
 		return rc;
 	if (nr != x->rank)
-		return shape_fail(k, err, SC_EINVAL, "repeats has %d values for rank %d",
+		return op_fail(k, err, SC_EINVAL, "repeats has %d values for rank %d",
 				  nr, x->rank);
 	int64_t stride[SC_MAX_RANK], dims[SC_MAX_RANK];
 	shape_strides(x, stride);
@@ -349,10 +349,10 @@ int shape_tile_prepare(op_kernel *k, sc_error *err)
 	shape_view_init(&v, tensor_dtype_size(x->dtype));
 	for (int d = 0; d < x->rank; d++) {
 		if (rep[d] < 0)
-			return shape_fail(k, err, SC_EINVAL, "repeats[%d] = %lld is negative",
+			return op_fail(k, err, SC_EINVAL, "repeats[%d] = %lld is negative",
 					  d, (long long)rep[d]);
 		if (rep[d] > 0 && x->dims[d] > SC_MAX_NUMEL / rep[d])
-			return shape_fail(k, err, SC_EINVAL, "axis %d overflows", d);
+			return op_fail(k, err, SC_EINVAL, "axis %d overflows", d);
 		dims[d] = x->dims[d] * rep[d];
 		shape_view_push(&v, rep[d], 0, 0);
 		shape_view_push(&v, x->dims[d], 0, stride[d]);
@@ -377,24 +377,24 @@ int shape_space_depth_prepare(op_kernel *k, sc_error *err)
 		return rc;
 	const sc_tensor *x = k->in[0];
 	if (x->rank != 4)
-		return shape_fail(k, err, SC_EINVAL, "input must be 4-D, has rank %d",
+		return op_fail(k, err, SC_EINVAL, "input must be 4-D, has rank %d",
 				  x->rank);
 	int64_t b = infer_attr_int(k->node, "blocksize", -1);
 	if (b < 1 || b > (1 << 20))
-		return shape_fail(k, err, SC_EINVAL, "blocksize is missing or out of range");
+		return op_fail(k, err, SC_EINVAL, "blocksize is missing or out of range");
 	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
 	int64_t dims[4] = {n, 0, 0, 0};
 	shape_view v;
 	shape_view_init(&v, tensor_dtype_size(x->dtype));
 	if (strcmp(k->node->op_type, "DepthToSpace") == 0) {
 		if (c % (b * b))
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "%lld channels do not divide by blocksize^2 = %lld",
 					  (long long)c, (long long)(b * b));
 		int64_t co = c / (b * b), hw = h * w;
 		int crd = k->opset >= 11 && infer_attr_is(k->node, "mode", "DCR", "CRD");
 		if (!crd && k->opset >= 11 && !infer_attr_is(k->node, "mode", "DCR", "DCR"))
-			return shape_fail(k, err, SC_EINVAL, "mode must be DCR or CRD");
+			return op_fail(k, err, SC_EINVAL, "mode must be DCR or CRD");
 		shape_view_push(&v, n, 0, c * hw);
 		shape_view_push(&v, co, 0, crd ? b * b * hw : hw);
 		shape_view_push(&v, h, 0, w);
@@ -406,11 +406,11 @@ int shape_space_depth_prepare(op_kernel *k, sc_error *err)
 		dims[3] = w * b;
 	} else {
 		if (h % b || w % b)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "spatial size %lldx%lld does not divide by blocksize %lld",
 					  (long long)h, (long long)w, (long long)b);
 		if (c > SC_MAX_NUMEL / (b * b))
-			return shape_fail(k, err, SC_EINVAL, "channels overflow");
+			return op_fail(k, err, SC_EINVAL, "channels overflow");
 		shape_view_push(&v, n, 0, c * h * w);
 		shape_view_push(&v, b, 0, w);
 		shape_view_push(&v, b, 0, 1);

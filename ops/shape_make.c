@@ -44,7 +44,7 @@ static void shape_bounds(const op_kernel *k, int rank, int64_t *start,
 int shape_of_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 1 || !k->in[0])
-		return shape_fail(k, err, SC_EINVAL, "input 0 is missing");
+		return op_fail(k, err, SC_EINVAL, "input 0 is missing");
 	int64_t s, e;
 	shape_bounds(k, k->in[0]->rank, &s, &e);
 	int64_t len = e - s;
@@ -64,7 +64,7 @@ int shape_of_run(op_kernel *k, sc_error *err)
 int shape_size_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 1 || !k->in[0])
-		return shape_fail(k, err, SC_EINVAL, "input 0 is missing");
+		return op_fail(k, err, SC_EINVAL, "input 0 is missing");
 	return shape_set_out(k, 0, SC_INT64, 0, NULL, err);
 }
 
@@ -92,11 +92,11 @@ static int constant_find(const op_kernel *k, constant_src *c, sc_error *err)
 	const graph_node *n = k->node;
 	memset(c, 0, sizeof *c);
 	if (n->n_attrs != 1)
-		return shape_fail(k, err, SC_EINVAL,
+		return op_fail(k, err, SC_EINVAL,
 				  "needs exactly one value attribute, has %d", n->n_attrs);
 	const graph_attr *a = &n->attrs[0];
 	if (a->ref_attr_name)
-		return shape_fail(k, err, SC_EINVAL, "attribute '%s' refers to '%s' outside a function",
+		return op_fail(k, err, SC_EINVAL, "attribute '%s' refers to '%s' outside a function",
 				  a->name, a->ref_attr_name);
 	switch (a->type) {
 	case ATTR_TENSOR:
@@ -108,7 +108,7 @@ static int constant_find(const op_kernel *k, constant_src *c, sc_error *err)
 		c->data = a->t->data;
 		return SC_OK;
 	case ATTR_SPARSE_TENSOR:
-		return shape_fail(k, err, SC_EUNSUPPORTED, "sparse_value is not supported");
+		return op_fail(k, err, SC_EUNSUPPORTED, "sparse_value is not supported");
 	case ATTR_FLOAT:
 		c->dtype = SC_FLOAT;
 		c->f = a->f;
@@ -138,7 +138,7 @@ static int constant_find(const op_kernel *k, constant_src *c, sc_error *err)
 	default:
 		break;
 	}
-	return shape_fail(k, err, SC_EINVAL, "attribute '%s' cannot be a Constant's value",
+	return op_fail(k, err, SC_EINVAL, "attribute '%s' cannot be a Constant's value",
 			  a->name);
 }
 
@@ -170,7 +170,7 @@ static int constant_of_shape_value(const op_kernel *k, const sc_tensor **v,
 	const graph_attr *a = graph_node_attr(k->node, "value");
 	*v = a && a->type == ATTR_TENSOR ? a->t : NULL;
 	if (*v && ((*v)->numel != 1 || !(*v)->data))
-		return shape_fail(k, err, SC_EINVAL, "value must hold one element, has %lld",
+		return op_fail(k, err, SC_EINVAL, "value must hold one element, has %lld",
 				  (long long)(*v)->numel);
 	return SC_OK;
 }
@@ -182,9 +182,9 @@ int shape_constant_of_shape_prepare(op_kernel *k, sc_error *err)
 	if (rc)
 		return rc;
 	if (k->n_in < 1 || !k->in[0])
-		return shape_fail(k, err, SC_EINVAL, "input 0 (shape) is missing");
+		return op_fail(k, err, SC_EINVAL, "input 0 (shape) is missing");
 	if (k->in[0]->dtype != SC_INT64)
-		return shape_fail(k, err, SC_EINVAL, "shape must be int64, not %s",
+		return op_fail(k, err, SC_EINVAL, "shape must be int64, not %s",
 				  tensor_dtype_name(k->in[0]->dtype));
 	int64_t dims[SC_MAX_RANK];
 	int nd;
@@ -192,7 +192,7 @@ int shape_constant_of_shape_prepare(op_kernel *k, sc_error *err)
 		return rc;
 	for (int i = 0; i < nd; i++)
 		if (dims[i] < 0)
-			return shape_fail(k, err, SC_EINVAL, "shape[%d] = %lld is negative",
+			return op_fail(k, err, SC_EINVAL, "shape[%d] = %lld is negative",
 					  i, (long long)dims[i]);
 	return shape_set_out(k, 0, v ? (int)v->dtype : SC_FLOAT, nd, dims, err);
 }
@@ -214,21 +214,21 @@ int shape_constant_of_shape_run(op_kernel *k, sc_error *err)
 int shape_eyelike_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 1 || !k->in[0])
-		return shape_fail(k, err, SC_EINVAL, "input 0 is missing");
+		return op_fail(k, err, SC_EINVAL, "input 0 is missing");
 	const sc_tensor *x = k->in[0];
 	if (x->rank != 2)
-		return shape_fail(k, err, SC_EINVAL, "input must be 2-D, has rank %d", x->rank);
+		return op_fail(k, err, SC_EINVAL, "input must be 2-D, has rank %d", x->rank);
 	int dtype = x->dtype;
 	const graph_attr *dt = graph_node_attr(k->node, "dtype");
 	if (dt && dt->type == ATTR_INT) {
 		if (dt->i < 0 || dt->i > INT32_MAX || !tensor_dtype_valid((int)dt->i))
-			return shape_fail(k, err, SC_EINVAL, "dtype %lld is not a data type",
+			return op_fail(k, err, SC_EINVAL, "dtype %lld is not a data type",
 					  (long long)dt->i);
 		dtype = (int)dt->i;
 	}
 	unsigned char one[16];
 	if (shape_put_double(one, dtype, 1.0))
-		return shape_fail(k, err, SC_EUNSUPPORTED, "an identity of %s",
+		return op_fail(k, err, SC_EUNSUPPORTED, "an identity of %s",
 				  tensor_dtype_name(dtype));
 	return shape_set_out(k, 0, dtype, 2, x->dims, err);
 }
@@ -260,41 +260,41 @@ int shape_eyelike_run(op_kernel *k, sc_error *err)
 int shape_range_prepare(op_kernel *k, sc_error *err)
 {
 	if (k->n_in < 3 || !k->in[0] || !k->in[1] || !k->in[2])
-		return shape_fail(k, err, SC_EINVAL, "needs start, limit and delta");
+		return op_fail(k, err, SC_EINVAL, "needs start, limit and delta");
 	int dtype = k->in[0]->dtype;
 	for (int i = 0; i < 3; i++) {
 		if ((int)k->in[i]->dtype != dtype || k->in[i]->numel != 1)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "start, limit and delta must be scalars of one dtype");
 	}
 	if (dtype != SC_FLOAT && dtype != SC_DOUBLE && dtype != SC_INT16 &&
 	    dtype != SC_INT32 && dtype != SC_INT64)
-		return shape_fail(k, err, SC_EINVAL, "Range does not take %s",
+		return op_fail(k, err, SC_EINVAL, "Range does not take %s",
 				  tensor_dtype_name(dtype));
 	int64_t count;
 	if (dtype == SC_FLOAT || dtype == SC_DOUBLE) {
 		double s = shape_get_double(k->in[0], 0), l = shape_get_double(k->in[1], 0);
 		double d = shape_get_double(k->in[2], 0);
 		if (d == 0 || !isfinite(s) || !isfinite(l) || !isfinite(d))
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "start, limit and delta must be finite and delta non-zero");
 		double c = ceil((l - s) / d);
 		if (c > (double)SC_MAX_NUMEL)
-			return shape_fail(k, err, SC_EINVAL, "range has too many elements");
+			return op_fail(k, err, SC_EINVAL, "range has too many elements");
 		count = c > 0 ? (int64_t)c : 0;
 	} else {
 		int64_t s = shape_get_int64(k->in[0], 0), l = shape_get_int64(k->in[1], 0);
 		int64_t d = shape_get_int64(k->in[2], 0);
 		const int64_t lim = (int64_t)1 << 61;
 		if (d == 0)
-			return shape_fail(k, err, SC_EINVAL, "delta is 0");
+			return op_fail(k, err, SC_EINVAL, "delta is 0");
 		if (s < -lim || s > lim || l < -lim || l > lim)
-			return shape_fail(k, err, SC_EINVAL, "range has too many elements");
+			return op_fail(k, err, SC_EINVAL, "range has too many elements");
 		int64_t span = l - s, q = span / d;
 		if (q * d != span && (span > 0) == (d > 0))
 			q++;
 		if (q > SC_MAX_NUMEL)
-			return shape_fail(k, err, SC_EINVAL, "range has too many elements");
+			return op_fail(k, err, SC_EINVAL, "range has too many elements");
 		count = q > 0 ? q : 0;
 	}
 	return shape_set_out(k, 0, dtype, 1, &count, err);

@@ -301,17 +301,6 @@ void shape_copy_bytes(void *dst, const void *src, size_t nbytes)
 	}
 }
 
-int shape_fail(const op_kernel *k, sc_error *err, int code, const char *fmt,
-	       ...)
-{
-	char label[256], msg[SC_ERROR_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	return sc_fail(err, code, "%s: %s",
-		       op_node_label(k->g, k->node, label, sizeof label), msg);
-}
 
 int shape_set_out(op_kernel *k, int i, int dtype, int rank,
 		  const int64_t *dims, sc_error *err)
@@ -319,7 +308,7 @@ int shape_set_out(op_kernel *k, int i, int dtype, int rank,
 	if (i >= k->n_out || !k->out[i])
 		return SC_OK;
 	if (rank > SC_MAX_RANK)
-		return shape_fail(k, err, SC_EUNSUPPORTED,
+		return op_fail(k, err, SC_EUNSUPPORTED,
 				  "output %d would have rank %d, above supcon's limit of %d",
 				  i, rank, SC_MAX_RANK);
 	char label[256];
@@ -333,13 +322,13 @@ int shape_read_ints(const op_kernel *k, const sc_tensor *t, const char *what,
 		    int64_t *out, int max, int *count, sc_error *err)
 {
 	if (t->dtype != SC_INT64 && t->dtype != SC_INT32)
-		return shape_fail(k, err, SC_EINVAL, "%s must be int64 or int32, not %s",
+		return op_fail(k, err, SC_EINVAL, "%s must be int64 or int32, not %s",
 				  what, tensor_dtype_name(t->dtype));
 	if (t->rank > 1)
-		return shape_fail(k, err, SC_EINVAL, "%s must be 1-D, has rank %d",
+		return op_fail(k, err, SC_EINVAL, "%s must be 1-D, has rank %d",
 				  what, t->rank);
 	if (t->numel > max)
-		return shape_fail(k, err, SC_EINVAL, "%s has %lld values, at most %d make sense",
+		return op_fail(k, err, SC_EINVAL, "%s has %lld values, at most %d make sense",
 				  what, (long long)t->numel, max);
 	for (int64_t i = 0; i < t->numel; i++)
 		out[i] = shape_get_int64(t, i);
@@ -356,7 +345,7 @@ int shape_attr_or_input(const op_kernel *k, int input_from, const char *attr,
 		const int64_t *v;
 		int n = infer_attr_ints(k->node, attr, &v);
 		if (n > max)
-			return shape_fail(k, err, SC_EINVAL,
+			return op_fail(k, err, SC_EINVAL,
 					  "attribute '%s' has %d values, at most %d make sense",
 					  attr, n, max);
 		for (int i = 0; i < n; i++)

@@ -119,21 +119,6 @@ static int loss_infer(graph *g, const graph_node *n, int64_t opset,
  * along the normalised axis reads contiguous memory. */
 #define BLOCK 128
 
-static int kernel_fail(const op_kernel *k, sc_error *err, int code,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int kernel_fail(const op_kernel *k, sc_error *err, int code,
-		       const char *fmt, ...)
-{
-	char label[256], msg[SC_ERROR_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	return sc_fail(err, code, "%s: %s",
-		       op_node_label(k->g, k->node, label, sizeof label), msg);
-}
-
 static const char *out_name(const op_kernel *k, int i)
 {
 	return k->g->values[k->node->outputs[i]].name;
@@ -561,7 +546,7 @@ static int loss_run(op_kernel *k, sc_error *err)
 		int64_t label = lab->dtype == SC_INT64 ?
 				((const int64_t *)lab->data)[bad] :
 				((const int32_t *)lab->data)[bad];
-		return kernel_fail(k, err, SC_EINVAL,
+		return op_fail(k, err, SC_EINVAL,
 				   "label %lld at position %lld is outside [0, %lld)",
 				   (long long)label, (long long)bad, (long long)s->c);
 	}
