@@ -350,20 +350,24 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 #define UNARY(nm, from) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
 	 .infer = infer_same_as_input, MATH_KERNEL}
+#define UNARY_G(nm, from) \
+	{.domain = "", .name = nm, .since = from, .until = 17, \
+	 .infer = infer_same_as_input, MATH_KERNEL, \
+	 .grad = ew_unary_grad, .grad_inputs = 1}
 #define UNARY_A(nm, from, spec) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
 	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL}
 
 const op_def op_elementwise_defs[] = {
-	UNARY("Relu", 6),
-	UNARY("Sigmoid", 6),
-	UNARY("Tanh", 6),
-	UNARY("Sqrt", 6),
-	UNARY("Exp", 6),
-	UNARY("Log", 6),
-	UNARY("Neg", 6),
-	UNARY("Abs", 6),
-	UNARY("Reciprocal", 6),
+	UNARY_G("Relu", 6),
+	UNARY_G("Sigmoid", 6),
+	UNARY_G("Tanh", 6),
+	UNARY_G("Sqrt", 6),
+	UNARY_G("Exp", 6),
+	UNARY_G("Log", 6),
+	UNARY_G("Neg", 6),
+	UNARY_G("Abs", 6),
+	UNARY_G("Reciprocal", 6),
 	UNARY("Floor", 6),
 	UNARY("Ceil", 6),
 	UNARY("Softplus", 1),
@@ -371,7 +375,7 @@ const op_def op_elementwise_defs[] = {
 	UNARY("Not", 1),
 	{.domain = "", .name = "Identity", .since = 1, .until = 17,
 	 .infer = infer_same_as_input, .prepare = ew_identity_prepare,
-	 .run = ew_identity_run},
+	 .run = ew_identity_run, .grad = ew_unary_grad, .grad_inputs = 1},
 	UNARY("Sin", 7),
 	UNARY("Cos", 7),
 	UNARY("Tan", 7),
@@ -432,13 +436,17 @@ const op_def op_elementwise_defs[] = {
 	LEGACY_BINARY("Or"),
 	LEGACY_BINARY("Xor"),
 	{.domain = "", .name = "Add", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
+	 .grad = ew_add_sub_grad, .grad_inputs = 3},
 	{.domain = "", .name = "Sub", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
+	 .grad = ew_add_sub_grad, .grad_inputs = 3},
 	{.domain = "", .name = "Mul", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
+	 .grad = ew_mul_grad, .grad_inputs = 3},
 	{.domain = "", .name = "Div", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL},
+	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
+	 .grad = ew_div_grad, .grad_inputs = 3},
 	{.domain = "", .name = "Pow", .since = 7, .until = 17,
 	 .attrs = NULL, .infer = pow_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Mod", .since = 10, .until = 17,

@@ -59,4 +59,15 @@ void ew_store_int(int dtype, void *data, int64_t i, int64_t v);
 /* "node 'add1' (Add)" for messages; returns buf. */
 const char *ew_label(const op_kernel *k, char *buf, size_t len);
 
+/* Gradient rules (elementwise_grad.c). */
+struct grad_ctx;
+int ew_add_sub_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		    sc_error *err);
+int ew_mul_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		sc_error *err);
+int ew_div_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		sc_error *err);
+int ew_unary_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		  sc_error *err);
+
 #endif

@@ -30,6 +30,17 @@ typedef int (*op_infer_fn)(graph *g, const graph_node *n, int64_t opset,
 			   sc_error *err);
 
 struct exec_env;
+struct grad_ctx;
+
+/* Gradient rule (runtime/autodiff.h).  `node` indexes the forward node in
+ * the graph being extended; dy[j] is the value holding the gradient of
+ * output j, or -1 when no gradient flows into it.  On entry dx[i] is -2
+ * for every input whose gradient is wanted and -1 otherwise; the rule sets
+ * each wanted dx[i] to the value it emitted (or -1 for a zero gradient).
+ * Fails naming the node when an attribute or input makes the op
+ * non-differentiable here. */
+typedef int (*op_grad_fn)(struct grad_ctx *c, int node, const int *dy,
+			  int *dx, sc_error *err);
 
 /* What the planner folded into a node (see runtime/plan.c).  Only ops
  * whose op_def lists the capability in fuse_caps ever receive one. */
@@ -108,6 +119,8 @@ typedef struct op_def {
 	unsigned value_inputs;     /* bit i: input i's values shape the outputs */
 	unsigned fuse_caps;        /* FUSE_* the kernel honours in op_kernel.fuse */
 	unsigned layout_caps;      /* LAYOUT_* */
+	op_grad_fn grad;           /* NULL: not differentiable (yet) */
+	unsigned grad_inputs;      /* bit i: input i can carry a gradient */
 } op_def;
 
 /* The entry for (domain, name) at opset, or NULL.  "ai.onnx" is the

@@ -38,6 +38,7 @@ static int omp_get_thread_num(void) { return 0; }
 #include "../runtime/exec.h"
 #include "infer_util.h"
 #include "registry.h"
+#include "../runtime/autodiff.h"
 
 static const op_attr_spec reduce_attrs[] = {
 	{"axes", ATTR_INTS},
@@ -1358,6 +1359,29 @@ static int topk_run(op_kernel *k, sc_error *err)
 	return SC_OK;
 }
 
+/* ReduceSum's gradient: dy broadcast back over the reduced axes, i.e.
+ * Expand(dy, Shape(X)).  That is exact when the reduced axes were kept
+ * (keepdims=1) or everything was reduced; other keepdims=0 cases need the
+ * axes re-inserted first and are not differentiated yet. */
+static int reduce_sum_grad(grad_ctx *c, int node, const int *dy, int *dx,
+			   sc_error *err)
+{
+	if (dx[0] != -2)
+		return SC_OK;
+	const graph_node *n = grad_fwd(c, node);
+	const graph_attr *kd = graph_node_attr(n, "keepdims");
+	const graph_attr *ax = graph_node_attr(n, "axes");
+	int has_axes = (ax && ax->n > 0) || (n->n_inputs > 1 && n->inputs[1] >= 0);
+	if (kd && kd->i == 0 && has_axes)
+		return infer_fail(grad_graph(c), n, err,
+				  "no gradient yet for keepdims=0 over some axes");
+	int x = n->inputs[0], shape;
+	if ((shape = grad_unary(c, "Shape", x, err)) < 0 ||
+	    (dx[0] = grad_binary(c, "Expand", dy[0], shape, err)) < 0)
+		return err->code;
+	return SC_OK;
+}
+
 #define REDUCE(nm) \
 	{.domain = "", .name = nm, .since = 1, .until = 17, \
 	 .attrs = reduce_attrs, .infer = reduce_infer, \
@@ -1367,11 +1391,12 @@ const op_def op_reduce_defs[] = {
 	REDUCE("ReduceMean"),
 	{.domain = "", .name = "ReduceSum", .since = 1, .until = 12,
 	 .attrs = reduce_attrs, .infer = reduce_infer,
-	 .prepare = reduce_prepare, .run = reduce_run},
+	 .prepare = reduce_prepare, .run = reduce_run,
+	 .grad = reduce_sum_grad, .grad_inputs = 1},
 	{.domain = "", .name = "ReduceSum", .since = 13, .until = 17,
 	 .attrs = reduce13_attrs, .infer = reduce_infer,
 	 .prepare = reduce_prepare, .run = reduce_run,
-	 .value_inputs = 1u << 1},
+	 .value_inputs = 1u << 1, .grad = reduce_sum_grad, .grad_inputs = 1},
 	REDUCE("ReduceMax"),
 	REDUCE("ReduceMin"),
 	REDUCE("ReduceProd"),

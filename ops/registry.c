@@ -16,6 +16,7 @@ static const op_def *const op_tables[] = {
 	op_softmax_defs,
 	op_shape_defs,
 	op_resize_defs,
+	op_autodiff_defs,
 };
 
 #define N_TABLES ((int)(sizeof op_tables / sizeof op_tables[0]))

@@ -24,6 +24,7 @@ extern const op_def op_reduce_defs[];
 extern const op_def op_softmax_defs[];
 extern const op_def op_shape_defs[];
 extern const op_def op_resize_defs[];
+extern const op_def op_autodiff_defs[];
 
 /* Number of registered entries over all tables, and entry i of them
  * (0 <= i < count, NULL otherwise), in table order. */
