@@ -25,6 +25,8 @@ static int val(graph *g, const char *name)
 	return v;
 }
 
+/* Splits "a,b,,c" into value indices; an empty name is an omitted (-1)
+ * slot.  Returns the count. */
 static int names(graph *g, const char *list, int *ids)
 {
 	int n = 0;
@@ -64,6 +66,39 @@ static void push(int **arr, int *n, int v)
 	(*arr)[(*n)++] = v;
 }
 
+/* Lists value v as a graph input, output or value_info, with its flag. */
+static void push_input(graph *g, int v)
+{
+	g->values[v].flags |= VALUE_INPUT;
+	push(&g->inputs, &g->n_inputs, v);
+}
+
+static void push_output(graph *g, int v)
+{
+	g->values[v].flags |= VALUE_OUTPUT;
+	push(&g->outputs, &g->n_outputs, v);
+}
+
+static void push_value_info(graph *g, int v)
+{
+	g->values[v].flags |= VALUE_INFO;
+	push(&g->value_infos, &g->n_value_infos, v);
+}
+
+/* Parses "2,3,4" into dims; returns the rank. */
+static int parse_dims(const char *shape, int64_t *dims)
+{
+	int rank = 0;
+	char buf[128];
+	strncpy(buf, shape, sizeof buf - 1);
+	buf[sizeof buf - 1] = '\0';
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		assert_true(rank < SC_MAX_RANK);
+		dims[rank++] = strtoll(tok, NULL, 10);
+	}
+	return rank;
+}
+
 /* Parses "N,3,?,224" (a symbolic name, '?' for unknown, or a number) into
  * t; "" is a scalar and NULL an unknown rank. */
 static void parse_type(graph_type *t, int elem, const char *shape)
@@ -96,9 +131,16 @@ static void parse_type(graph_type *t, int elem, const char *shape)
 static int input(graph *g, const char *name, int elem, const char *shape)
 {
 	int v = val(g, name);
-	g->values[v].flags |= VALUE_INPUT;
-	push(&g->inputs, &g->n_inputs, v);
+	push_input(g, v);
 	parse_type(&g->values[v].type, elem, shape);
+	return v;
+}
+
+/* Lists an existing or future value as a graph output (no type). */
+static int output(graph *g, const char *name)
+{
+	int v = val(g, name);
+	push_output(g, v);
 	return v;
 }
 
@@ -125,12 +167,7 @@ static void init_tensor(graph *g, const char *name, int elem, int rank,
 static void init_shape(graph *g, const char *name, const char *shape)
 {
 	int64_t dims[SC_MAX_RANK];
-	int rank = 0;
-	char buf[128];
-	strncpy(buf, shape, sizeof buf - 1);
-	buf[sizeof buf - 1] = '\0';
-	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","))
-		dims[rank++] = strtoll(tok, NULL, 10);
+	int rank = parse_dims(shape, dims);
 	init_tensor(g, name, SC_FLOAT, rank, dims, NULL);
 }
 
@@ -168,6 +205,14 @@ static void attr_int(graph_node *n, const char *name, int64_t v)
 	a->i = v;
 }
 
+static void attr_float(graph_node *n, const char *name, float v)
+{
+	sc_error err = {0};
+	graph_attr *a = graph_node_add_attr(n, name, ATTR_FLOAT, &err);
+	assert_non_null(a);
+	a->f = v;
+}
+
 static void attr_str(graph_node *n, const char *name, const char *s)
 {
 	sc_error err = {0};
@@ -188,6 +233,16 @@ static graph_model *model(int64_t opset)
 	m->opsets[0].version = opset;
 	m->n_opsets = 1;
 	return m;
+}
+
+/* Imports one more operator set into m. */
+static void add_opset(graph_model *m, const char *domain, int64_t version)
+{
+	m->opsets = realloc(m->opsets, (size_t)(m->n_opsets + 1) * sizeof *m->opsets);
+	assert_non_null(m->opsets);
+	m->opsets[m->n_opsets].domain = strdup(domain);
+	assert_non_null(m->opsets[m->n_opsets].domain);
+	m->opsets[m->n_opsets++].version = version;
 }
 
 /* Conv with a square kernel, equal strides and pads; w names the weight. */

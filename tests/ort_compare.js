@@ -20,6 +20,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const { loadOrt, TYPED_ARRAYS } = require(path.join(__dirname, '..', 'tools', 'ort_node.js'));
 
 function usage(msg) {
   console.error(`ort_compare.js: ${msg}`);
@@ -44,25 +45,6 @@ function parseArgs(argv) {
   if (!Number.isInteger(args.minCompared)) usage('--min-compared needs a number');
   return args;
 }
-
-function loadOrt(prefix) {
-  const where = prefix ? path.resolve(prefix, 'node_modules', 'onnxruntime-node')
-                       : 'onnxruntime-node';
-  try {
-    return require(where);
-  } catch (e) {
-    console.error(`ort_compare.js: cannot load onnxruntime-node from ${where}: ` +
-                  `${e.message.split("\n")[0]}; run tools/install-ort.sh ${prefix || "PREFIX"}`);
-    process.exit(1);
-  }
-}
-
-const TYPED_ARRAYS = {
-  float32: Float32Array, float64: Float64Array, float16: Uint16Array,
-  int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
-  int16: Int16Array, uint16: Uint16Array, int32: Int32Array,
-  uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
-};
 
 function makeFeeds(ort, inputs) {
   const feeds = {};
@@ -182,7 +164,13 @@ async function main() {
     console.error(`ort_compare.js: ${args.cases}: ${firstLine(e)}`);
     return 1;
   }
-  const ort = loadOrt(args.ort);
+  let ort;
+  try {
+    ort = loadOrt(args.ort).ort;
+  } catch (e) {
+    console.error(`ort_compare.js: ${e.message}`);
+    return 1;
+  }
   // Failures to load an original are counted below; ORT's own log of them
   // would only bury the summary.
   ort.env.logLevel = 'fatal';

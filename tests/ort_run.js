@@ -14,6 +14,8 @@
 
 const fs = require('fs');
 const path = require('path');
+const { loadOrt, TYPED_ARRAYS, sessionOptions } =
+  require(path.join(__dirname, '..', 'tools', 'ort_node.js'));
 
 function die(code, msg) {
   console.error(`ort_run.js: ${msg}`);
@@ -33,24 +35,6 @@ function parseArgs(argv) {
   return args;
 }
 
-function loadOrt(prefix) {
-  const where = prefix ? path.resolve(prefix, 'node_modules', 'onnxruntime-node')
-                       : 'onnxruntime-node';
-  try {
-    return require(where);
-  } catch (e) {
-    die(1, `cannot load onnxruntime-node from ${where}; run tools/install-ort.sh ` +
-           `${prefix || 'PREFIX'}`);
-  }
-  return null;
-}
-
-const TYPED_ARRAYS = {
-  float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array,
-  bool: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array,
-  uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
-};
-
 function readInput(ort, inp) {
   const Ctor = TYPED_ARRAYS[inp.type];
   if (!Ctor) die(2, `input '${inp.name}': unsupported type ${inp.type}`);
@@ -64,15 +48,15 @@ function readInput(ort, inp) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const req = JSON.parse(fs.readFileSync(args.request, 'utf8'));
-  const ort = loadOrt(args.ort);
+  let ort;
+  try {
+    ort = loadOrt(args.ort).ort;
+  } catch (e) {
+    die(1, e.message);
+  }
   ort.env.logLevel = 'error';
-  const session = await ort.InferenceSession.create(req.model, {
-    intraOpNumThreads: req.threads || 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const session = await ort.InferenceSession.create(req.model,
+                                                    sessionOptions(req.threads || 1));
   const feeds = {};
   for (const inp of req.inputs) feeds[inp.name] = readInput(ort, inp);
   const result = await session.run(feeds);

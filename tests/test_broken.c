@@ -16,15 +16,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_runner.h"
 #include "onnx.pb-c.h"
 #include "onnx/onnx.h"
 #include "runtime/graph.h"
@@ -44,12 +42,6 @@
 
 /* --- files ----------------------------------------------------------------- */
 
-static void make_dir(const char *path)
-{
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		fail_msg("mkdir %s: %s", path, strerror(errno));
-}
-
 static void write_bytes(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -60,26 +52,11 @@ static void write_bytes(const char *path, const void *buf, size_t len)
 	assert_int_equal(fclose(f), 0);
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s: %s", path, strerror(errno));
-	char *buf = calloc(1, 65537);
-	assert_non_null(buf);
-	size_t n = fread(buf, 1, 65536, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* Model folder for one case: BROKEN_DIR/name/, so external-data cases each
  * get their own folder to escape from. */
 static void case_path(char *buf, size_t len, const char *name)
 {
 	char dir[512];
-	make_dir(SUPCON_TEST_WORK);
-	make_dir(BROKEN_DIR);
 	if (snprintf(dir, sizeof dir, "%s/%s", BROKEN_DIR, name) >= (int)sizeof dir)
 		fail_msg("path too long for case %s", name);
 	make_dir(dir);
@@ -395,68 +372,14 @@ static void check_in_process(const char *path, const expect *e)
 	check_message(path, err.msg, e);
 }
 
-typedef struct cli_result {
-	int exited;       /* 1 if it exited, 0 if a signal ended it */
-	int status;       /* exit status or signal number */
-	char *out;
-	char *err;
-} cli_result;
-
-/* Runs `supcon info path` with stdout and stderr captured; as_limit_bytes,
- * when not 0, is the child's RLIMIT_AS. */
-static cli_result run_info(const char *path, rlim_t as_limit_bytes)
-{
-	char out_path[512], err_path[512];
-	snprintf(out_path, sizeof out_path, "%s/cli_stdout.txt", BROKEN_DIR);
-	snprintf(err_path, sizeof err_path, "%s/cli_stderr.txt", BROKEN_DIR);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(125);
-		if (as_limit_bytes) {
-			struct rlimit rl = {as_limit_bytes, as_limit_bytes};
-			if (setrlimit(RLIMIT_AS, &rl) != 0)
-				_exit(124);
-		}
-		execl(SUPCON_BIN, SUPCON_BIN, "info", path, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	cli_result r;
-	r.exited = WIFEXITED(st);
-	r.status = r.exited ? WEXITSTATUS(st) : WTERMSIG(st);
-	r.out = read_text(out_path);
-	r.err = read_text(err_path);
-	return r;
-}
-
+/* `supcon info path` fails with exit 2 and one line on stderr, nothing on
+ * stdout; as_limit, when not 0, is the child's RLIMIT_AS. */
 static void check_cli(const char *path, rlim_t as_limit)
 {
-	cli_result r = run_info(path, as_limit);
-	if (!r.exited)
-		fail_msg("%s: supcon info was killed by signal %d; stderr: %s",
-			 base_name(path), r.status, r.err);
-	if (r.status != 2)
-		fail_msg("%s: supcon info exited %d, expected 2; stderr: %s",
-			 base_name(path), r.status, r.err);
-	size_t len = strlen(r.err);
-	char *nl = strchr(r.err, '\n');
-	if (len == 0 || !nl || nl != r.err + len - 1)
-		fail_msg("%s: stderr is not exactly one line: '%s'",
-			 base_name(path), r.err);
-	if (strncmp(r.err, "supcon info: ", 13) != 0)
-		fail_msg("%s: stderr does not start with 'supcon info: ': '%s'",
-			 base_name(path), r.err);
-	if (r.out[0])
-		fail_msg("%s: printed on stdout although it failed: '%s'",
-			 base_name(path), r.out);
-	free(r.out);
-	free(r.err);
+	const cli_options o = {.dir = BROKEN_DIR, .as_limit = as_limit};
+	const char *const args[] = {"info", path, NULL};
+	cli_result r = cli_expect(&o, 2, "supcon info: ", NULL, args);
+	cli_result_free(&r);
 }
 
 static void check_broken(const char *path, const expect *e)
@@ -789,11 +712,10 @@ static void test_giant_under_rlimit(void **state)
 	char ok[512];
 	case_path(ok, sizeof ok, "valid_small");
 	mb_write(mb_new(), ok);
-	cli_result r = run_info(ok, (rlim_t)1 << 30);
-	if (!r.exited || r.status != 0)
-		fail_msg("a valid model fails under RLIMIT_AS 1 GiB: %s", r.err);
-	free(r.out);
-	free(r.err);
+	const cli_options limited = {.dir = BROKEN_DIR, .as_limit = (rlim_t)1 << 30};
+	const char *const args[] = {"info", ok, NULL};
+	cli_result r = cli_expect(&limited, 0, "", NULL, args);
+	cli_result_free(&r);
 }
 
 static void test_typed_count_mismatch(void **state)

@@ -12,15 +12,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_runner.h"
 #include "onnx.pb-c.h"
 #include "../tools/cli.h"
 
@@ -157,113 +154,14 @@ static void test_json_string(void **state)
 
 /* --- running the CLI -------------------------------------------------------- */
 
-typedef struct run_result {
-	int exited;
-	int status;
-	char *out;
-	char *err;
-} run_result;
-
-static void make_dir(const char *path)
-{
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		fail_msg("mkdir %s: %s", path, strerror(errno));
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	char *buf = calloc(1, 1 << 16);
-	assert_non_null(buf);
-	size_t n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* Runs SUPCON_BIN with args (NULL-terminated).  With closed_stdout, stdout
- * is a pipe whose reader is already gone. */
-static run_result run_supcon(int closed_stdout, const char *const *args)
-{
-	char out_path[512], err_path[512];
-	make_dir(SUPCON_TEST_WORK);
-	make_dir(CLI_DIR);
-	snprintf(out_path, sizeof out_path, "%s/stdout.txt", CLI_DIR);
-	snprintf(err_path, sizeof err_path, "%s/stderr.txt", CLI_DIR);
-	char *argv[16];
-	int n = 0;
-	argv[n++] = SUPCON_BIN;
-	for (; args[n - 1] && n < 15; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-
-	int pfd[2] = {-1, -1};
-	if (closed_stdout)
-		assert_int_equal(pipe(pfd), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (closed_stdout) {
-			close(pfd[0]);
-			fo = pfd[1];
-		}
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(125);
-		execv(SUPCON_BIN, argv);
-		_exit(127);
-	}
-	if (closed_stdout) {
-		close(pfd[0]);
-		close(pfd[1]);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	run_result r;
-	r.exited = WIFEXITED(st);
-	r.status = r.exited ? WEXITSTATUS(st) : WTERMSIG(st);
-	r.out = slurp(out_path);
-	r.err = slurp(err_path);
-	return r;
-}
-
-static void free_result(run_result *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static int one_line(const char *s)
-{
-	size_t n = strlen(s);
-	return n > 1 && strchr(s, '\n') == s + n - 1;
-}
+static const cli_options cli_dir = {.dir = CLI_DIR};
 
 /* Expects exit status `status`, and for a failure exactly one line on
- * stderr containing `needle`. */
-static run_result expect_run(int status, const char *needle, const char *const *args)
+ * stderr containing `needle` (NULL: any) and nothing on stdout. */
+static cli_result expect_run(int status, const char *needle, const char *const *args)
 {
-	run_result r = run_supcon(0, args);
-	if (!r.exited)
-		fail_msg("supcon %s: killed by signal %d", args[0] ? args[0] : "", r.status);
-	if (r.status != status)
-		fail_msg("supcon %s %s: exit %d, expected %d; stderr: %s",
-			 args[0] ? args[0] : "", args[0] && args[1] ? args[1] : "",
-			 r.status, status, r.err);
-	if (status != 0) {
-		if (!one_line(r.err))
-			fail_msg("supcon %s: stderr is not one line: '%s'",
-				 args[0] ? args[0] : "", r.err);
-		if (needle && !strstr(r.err, needle))
-			fail_msg("supcon %s: stderr lacks '%s': '%s'",
-				 args[0] ? args[0] : "", needle, r.err);
-	} else if (r.err[0]) {
-		fail_msg("supcon %s: exit 0 but stderr '%s'", args[0] ? args[0] : "", r.err);
-	}
-	return r;
+	const char *const needles[] = {needle, NULL};
+	return cli_expect(&cli_dir, status, "supcon", needles, args);
 }
 
 static void test_help_and_usage_errors(void **state)
@@ -273,21 +171,21 @@ static void test_help_and_usage_errors(void **state)
 	const char *const help2[] = {"help", NULL};
 	const char *const help3[] = {"info", "--help", NULL};
 	const char *const help4[] = {"help", "info", NULL};
-	run_result r = expect_run(0, NULL, help1);
+	cli_result r = expect_run(0, NULL, help1);
 	assert_non_null(strstr(r.out, "usage: supcon COMMAND"));
 	assert_non_null(strstr(r.out, "  info "));
 	assert_non_null(strstr(r.out, "  demo "));
-	free_result(&r);
+	cli_result_free(&r);
 	r = expect_run(0, NULL, help2);
 	assert_non_null(strstr(r.out, "usage: supcon COMMAND"));
-	free_result(&r);
+	cli_result_free(&r);
 	r = expect_run(0, NULL, help3);
 	assert_non_null(strstr(r.out, "usage: supcon info MODEL.onnx [--json]"));
 	assert_non_null(strstr(r.out, "--json"));
-	free_result(&r);
+	cli_result_free(&r);
 	r = expect_run(0, NULL, help4);
 	assert_non_null(strstr(r.out, "usage: supcon info"));
-	free_result(&r);
+	cli_result_free(&r);
 
 	const char *const none[] = {NULL};
 	const char *const unknown[] = {"frobnicate", "x", NULL};
@@ -296,13 +194,13 @@ static void test_help_and_usage_errors(void **state)
 	const char *const twomodels[] = {"info", "a.onnx", "b.onnx", NULL};
 	const char *const missing[] = {"info", CLI_DIR "/missing.onnx", "--json", NULL};
 	const char *const dir[] = {"info", CLI_DIR, NULL};
-	free_result((r = expect_run(2, "missing command", none), &r));
-	free_result((r = expect_run(2, "'frobnicate'", unknown), &r));
-	free_result((r = expect_run(2, "--jsn", badflag), &r));
-	free_result((r = expect_run(2, "missing MODEL.onnx", nomodel), &r));
-	free_result((r = expect_run(2, "b.onnx", twomodels), &r));
-	free_result((r = expect_run(2, "missing.onnx", missing), &r));
-	free_result((r = expect_run(2, "directory", dir), &r));
+	cli_result_free((r = expect_run(2, "missing command", none), &r));
+	cli_result_free((r = expect_run(2, "'frobnicate'", unknown), &r));
+	cli_result_free((r = expect_run(2, "--jsn", badflag), &r));
+	cli_result_free((r = expect_run(2, "missing MODEL.onnx", nomodel), &r));
+	cli_result_free((r = expect_run(2, "b.onnx", twomodels), &r));
+	cli_result_free((r = expect_run(2, "missing.onnx", missing), &r));
+	cli_result_free((r = expect_run(2, "directory", dir), &r));
 }
 
 static void test_not_implemented(void **state)
@@ -313,17 +211,17 @@ static void test_not_implemented(void **state)
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		const char *const help[] = {cmds[i], "--help", NULL};
 		const char *const use[] = {cmds[i], "m.onnx", "--out", "d", NULL};
-		run_result r = expect_run(0, NULL, help);
+		cli_result r = expect_run(0, NULL, help);
 		char usage[64];
 		snprintf(usage, sizeof usage, "usage: supcon %s ", cmds[i]);
 		assert_non_null(strstr(r.out, usage));
 		assert_non_null(strstr(r.out, "not implemented yet"));
-		free_result(&r);
+		cli_result_free(&r);
 		r = expect_run(1, "not implemented yet", use);
 		char prefix[64];
 		snprintf(prefix, sizeof prefix, "supcon %s: ", cmds[i]);
 		assert_int_equal(strncmp(r.err, prefix, strlen(prefix)), 0);
-		free_result(&r);
+		cli_result_free(&r);
 	}
 }
 
@@ -333,10 +231,13 @@ static void test_demo_standin(void **state)
 	const char *const help[] = {"demo", "--help", NULL};
 	const char *const extra[] = {"demo", "surplus", NULL};
 	const char *const run[] = {"demo", "--out", "a", "--out=" CLI_DIR "/demo", NULL};
-	run_result r = expect_run(0, NULL, help);
+	cli_result r = expect_run(0, NULL, help);
 	assert_non_null(strstr(r.out, "usage: supcon demo [--out DIR]"));
-	free_result(&r);
-	free_result((r = expect_run(2, "surplus", extra), &r));
+	/* the note after the options */
+	assert_non_null(strstr(r.out, "show this help and exit\n\n"
+				      "For now only the dataset check runs"));
+	cli_result_free(&r);
+	cli_result_free((r = expect_run(2, "surplus", extra), &r));
 	int have_data = access("/usr/share/datasets/fashion-mnist/"
 			       "train-images-idx3-ubyte.gz", R_OK) == 0;
 	r = expect_run(have_data ? 0 : 2, "dataset-fashion-mnist", run);
@@ -344,7 +245,7 @@ static void test_demo_standin(void **state)
 		assert_non_null(strstr(r.out, "run dir     " CLI_DIR "/demo\n"));
 		assert_non_null(strstr(r.out, "missing: training (stage 1), stage 2"));
 	}
-	free_result(&r);
+	cli_result_free(&r);
 }
 
 /* --- info on a model whose facts are known ------------------------------ */
@@ -489,19 +390,18 @@ static void write_known_model(const char *path)
 static void test_info_known_model(void **state)
 {
 	(void)state;
-	make_dir(SUPCON_TEST_WORK);
 	make_dir(CLI_DIR);
 	const char *path = CLI_DIR "/known.onnx";
 	write_known_model(path);
 
 	const char *const json_after[] = {"info", path, "--json", NULL};
 	const char *const json_before[] = {"info", "--json", path, "--json", NULL};
-	run_result r = expect_run(0, NULL, json_after);
+	cli_result r = expect_run(0, NULL, json_after);
 	assert_string_equal(r.out, known_json);
-	free_result(&r);
+	cli_result_free(&r);
 	r = expect_run(0, NULL, json_before);
 	assert_string_equal(r.out, known_json);
-	free_result(&r);
+	cli_result_free(&r);
 
 	const char *const text[] = {"info", path, NULL};
 	r = expect_run(0, NULL, text);
@@ -518,7 +418,7 @@ static void test_info_known_model(void **state)
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		if (!strstr(r.out, lines[i]))
 			fail_msg("text output lacks '%s':\n%s", lines[i], r.out);
-	free_result(&r);
+	cli_result_free(&r);
 }
 
 /* A reader that went away is a write error (exit 1, one line), not SIGPIPE. */
@@ -526,14 +426,10 @@ static void test_closed_stdout(void **state)
 {
 	(void)state;
 	const char *const help[] = {"--help", NULL};
-	run_result r = run_supcon(1, help);
-	if (!r.exited)
-		fail_msg("supcon --help into a closed pipe: killed by signal %d", r.status);
-	assert_int_equal(r.status, 1);
-	if (!one_line(r.err))
-		fail_msg("stderr is not one line: '%s'", r.err);
-	assert_non_null(strstr(r.err, "standard output"));
-	free_result(&r);
+	const char *const needles[] = {"standard output", NULL};
+	const cli_options closed = {.dir = CLI_DIR, .closed_stdout = 1};
+	cli_result r = cli_expect(&closed, 1, "supcon", needles, help);
+	cli_result_free(&r);
 }
 
 int main(void)

@@ -11,144 +11,14 @@
 
 #include <cmocka.h>
 
+#include "model_builder.h"
 #include "ops/op.h"
 #include "ops/registry.h"
 #include "runtime/graph.h"
 
-/* --- building graphs ------------------------------------------------------ */
-
-static int val(graph *g, const char *name)
-{
-	sc_error err = {0};
-	int v = graph_intern_value(g, name, &err);
-	assert_true(v >= 0);
-	return v;
-}
-
-/* Splits "a,b,,c" into value indices; an empty name is an omitted (-1)
- * slot.  Returns the count. */
-static int names(graph *g, const char *list, int *ids)
-{
-	int n = 0;
-	if (!list)
-		return 0;
-	char buf[512];
-	strncpy(buf, list, sizeof buf - 1);
-	buf[sizeof buf - 1] = '\0';
-	char *p = buf;
-	for (;;) {
-		char *comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		ids[n++] = *p ? val(g, p) : -1;
-		if (!comma)
-			break;
-		p = comma + 1;
-	}
-	return n;
-}
-
-static graph_node *add(graph *g, const char *op, const char *name,
-		       const char *ins, const char *outs)
-{
-	int in[16], out[16];
-	int ni = names(g, ins, in), no = names(g, outs, out);
-	sc_error err = {0};
-	int idx = graph_add_node(g, op, "", name, ni, in, no, out, &err);
-	assert_true(idx >= 0);
-	return &g->nodes[idx];
-}
-
-static void push(int **arr, int *n, int v)
-{
-	*arr = realloc(*arr, (size_t)(*n + 1) * sizeof **arr);
-	assert_non_null(*arr);
-	(*arr)[(*n)++] = v;
-}
-
-static void set_tensor_type(graph_type *t, int elem, int rank)
-{
-	graph_type_clear(t);
-	t->kind = GRAPH_TYPE_TENSOR;
-	t->elem = elem;
-	t->rank = rank;
-	if (rank > 0) {
-		t->dims = calloc((size_t)rank, sizeof *t->dims);
-		assert_non_null(t->dims);
-		for (int i = 0; i < rank; i++)
-			t->dims[i].value = 2;
-	}
-}
-
-static int input(graph *g, const char *name, int elem)
-{
-	int v = val(g, name);
-	g->values[v].flags |= VALUE_INPUT;
-	push(&g->inputs, &g->n_inputs, v);
-	set_tensor_type(&g->values[v].type, elem, 2);
-	return v;
-}
-
-static int output(graph *g, const char *name)
-{
-	int v = val(g, name);
-	g->values[v].flags |= VALUE_OUTPUT;
-	push(&g->outputs, &g->n_outputs, v);
-	return v;
-}
-
-static void init_floats(graph *g, const char *name, int n)
-{
-	sc_tensor t;
-	sc_error err = {0};
-	int64_t dims[1] = {n};
-	assert_int_equal(tensor_alloc(&t, SC_FLOAT, 1, dims, name, &err), SC_OK);
-	assert_int_equal(graph_add_init(g, val(g, name), &t, &err), SC_OK);
-}
-
-static void attr_ints(graph_node *n, const char *name, int count, ...)
-{
-	sc_error err = {0};
-	graph_attr *a = graph_node_add_attr(n, name, ATTR_INTS, &err);
-	assert_non_null(a);
-	a->ints = calloc((size_t)count + 1, sizeof *a->ints);
-	assert_non_null(a->ints);
-	va_list ap;
-	va_start(ap, count);
-	for (int i = 0; i < count; i++)
-		a->ints[i] = va_arg(ap, int);
-	va_end(ap);
-	a->n = count;
-}
-
-static void attr_int(graph_node *n, const char *name, int64_t v)
-{
-	sc_error err = {0};
-	graph_attr *a = graph_node_add_attr(n, name, ATTR_INT, &err);
-	assert_non_null(a);
-	a->i = v;
-}
-
-static void attr_float(graph_node *n, const char *name, float v)
-{
-	sc_error err = {0};
-	graph_attr *a = graph_node_add_attr(n, name, ATTR_FLOAT, &err);
-	assert_non_null(a);
-	a->f = v;
-}
-
-static graph_model *model(int64_t opset)
-{
-	graph_model *m = graph_model_new();
-	assert_non_null(m);
-	m->graph->name = strdup("main");
-	m->opsets = calloc(1, sizeof *m->opsets);
-	assert_non_null(m->opsets);
-	m->opsets[0].domain = strdup("");
-	m->opsets[0].version = opset;
-	m->n_opsets = 1;
-	return m;
-}
+/* --- building graphs ------------------------------------------------------
+ * model_builder.h; inputs here are float [2, 2] unless a test says
+ * otherwise. */
 
 /* Sorts m's main graph and checks the order against want[]. */
 static void expect_order(const graph *g, const int *want)
@@ -178,7 +48,7 @@ static void test_toposort_sorted_unchanged(void **state)
 	(void)state;
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "x", SC_FLOAT);
+	input(g, "x", SC_FLOAT, "2,2");
 	add(g, "Relu", "a", "x", "a_out");
 	add(g, "Relu", "b", "a_out", "b_out");
 	add(g, "Relu", "d", "x", "d_out");
@@ -196,7 +66,7 @@ static void test_toposort_earliest_ready_first(void **state)
 	(void)state;
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "x", SC_FLOAT);
+	input(g, "x", SC_FLOAT, "2,2");
 	add(g, "Relu", "C", "b", "c");
 	add(g, "Relu", "A", "x", "a");
 	add(g, "Relu", "B", "a", "b");
@@ -212,8 +82,8 @@ static void test_toposort_ready_inputs(void **state)
 	(void)state;
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "x", SC_FLOAT);
-	init_floats(g, "w", 2);
+	input(g, "x", SC_FLOAT, "2,2");
+	init_shape(g, "w", "2");
 	add(g, "Clip", "late", "y,,w", "z");
 	add(g, "Mul", "early", "x,w", "y");
 	const int want[] = {1, 0};
@@ -228,8 +98,8 @@ static void test_toposort_subgraph_dependency(void **state)
 	(void)state;
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "x", SC_BOOL);
-	input(g, "u", SC_FLOAT);
+	input(g, "x", SC_BOOL, "2,2");
+	input(g, "u", SC_FLOAT, "2,2");
 	graph_node *n = add(g, "If", "if", "x", "r");
 	sc_error err = {0};
 	graph_attr *a = graph_node_add_attr(n, "then_branch", ATTR_GRAPH, &err);
@@ -255,7 +125,7 @@ static void test_toposort_cycle(void **state)
 	(void)state;
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "x", SC_FLOAT);
+	input(g, "x", SC_FLOAT, "2,2");
 	add(g, "Relu", "pre", "x", "p");
 	add(g, "Add", "a", "p,c_out", "a_out");
 	add(g, "Relu", "b", "a_out", "b_out");
@@ -273,7 +143,7 @@ static void test_toposort_self_loop(void **state)
 	(void)state;
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "x", SC_FLOAT);
+	input(g, "x", SC_FLOAT, "2,2");
 	add(g, "Relu", "ok", "x", "y");
 	add(g, "Add", "loop", "y,z", "z");
 	int order[2];
@@ -313,7 +183,7 @@ static void test_toposort_reverse_chain(void **state)
 	enum { N = 3000 };
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "v0", SC_FLOAT);
+	input(g, "v0", SC_FLOAT, "2,2");
 	char in[16], out[16];
 	for (int i = N; i >= 1; i--) {
 		snprintf(in, sizeof in, "v%d", i - 1);
@@ -336,8 +206,8 @@ static graph_model *small_conv_model(void)
 {
 	graph_model *m = model(13);
 	graph *g = m->graph;
-	input(g, "x", SC_FLOAT);
-	init_floats(g, "w", 4);
+	input(g, "x", SC_FLOAT, "2,2");
+	init_shape(g, "w", "4");
 	graph_node *c = add(g, "Conv", "conv1", "x,w", "y");
 	attr_ints(c, "strides", 2, 1, 1);
 	attr_ints(c, "pads", 4, 0, 0, 0, 0);
@@ -410,11 +280,11 @@ static void test_validate_attr_follows_opset(void **state)
 	for (int opset = 9; opset <= 15; opset += 6) {
 		graph_model *m = model(opset);
 		graph *g = m->graph;
-		input(g, "x", SC_FLOAT);
+		input(g, "x", SC_FLOAT, "2,2");
 		for (int i = 0; i < 4; i++) {
 			char nm[8];
 			snprintf(nm, sizeof nm, "p%d", i);
-			init_floats(g, nm, 2);
+			init_shape(g, nm, "2");
 		}
 		graph_node *bn = add(g, "BatchNormalization", "bn", "x,p0,p1,p2,p3", "y");
 		attr_int(bn, "training_mode", 0);
@@ -487,8 +357,7 @@ static void test_validate_input_also_output(void **state)
 	graph_model *m = small_conv_model();
 	graph *g = m->graph;
 	int y = val(g, "y");
-	g->values[y].flags |= VALUE_INPUT;
-	push(&g->inputs, &g->n_inputs, y);
+	push_input(g, y);
 	expect_fail(m, SC_EINVAL, "graph input 'y' is also the output of node 'conv1' (Conv)");
 	graph_model_free(m);
 }
@@ -518,7 +387,7 @@ static void test_validate_subgraph(void **state)
 	(void)state;
 	graph_model *m = small_conv_model();
 	graph *g = m->graph;
-	input(g, "cond", SC_BOOL);
+	input(g, "cond", SC_BOOL, "2,2");
 	graph_node *n = add(g, "If", "if1", "cond", "r");
 	graph *then = add_branch(g, n, "then_branch");
 

@@ -23,69 +23,26 @@
 #include <string.h>
 
 #include "model_builder.h"
-#include "runtime/plan.h"
-#include "runtime/tensor.h"
+#include "op_harness.h"
 
 /* --- one Cast node -------------------------------------------------------- */
 
-typedef struct cast_node {
-	graph_model *m;
-	plan *p;
-	const sc_tensor *ins[2];
-	int n_in;
-} cast_node;
-
 /* Cast(in0) to `to`, or CastLike(in0, in1) when like is given, with the
  * input shapes left free so that one plan can take several. */
-static void cast_begin(cast_node *c, const sc_tensor *x, int to,
+static void cast_begin(one_node *c, const sc_tensor *x, int to,
 		       const sc_tensor *like)
 {
-	memset(c, 0, sizeof *c);
-	c->m = model(like ? 15 : 13);
-	graph *g = c->m->graph;
-	input(g, "in0", x->dtype, NULL);
-	c->ins[0] = x;
-	c->n_in = 1;
-	graph_node *n;
-	if (like) {
-		input(g, "in1", like->dtype, NULL);
-		c->ins[1] = like;
-		c->n_in = 2;
-		n = add(g, "CastLike", "node", "in0,in1", "out0");
-	} else {
-		n = add(g, "Cast", "node", "in0", "out0");
-		attr_int(n, "to", to);
-	}
-	int v = n->outputs[0];
-	g->values[v].flags |= VALUE_OUTPUT;
-	push(&g->outputs, &g->n_outputs, v);
+	const sc_tensor *ins[2] = {x, like};
+	if (like)
+		one_begin_free(c, 15, "CastLike", 2, ins, 1);
+	else
+		attr_int(one_begin_free(c, 13, "Cast", 1, ins, 1), "to", to);
 }
 
-static int cast_run(cast_node *c, sc_error *err)
+static const sc_tensor *cast_run_ok(one_node *c)
 {
-	if (!c->p) {
-		plan_options opt = {.threads = 2};
-		int rc = plan_create(c->m, &opt, &c->p, err);
-		if (rc)
-			return rc;
-	}
-	static const char *const names[] = {"in0", "in1"};
-	return plan_run(c->p, c->n_in, names, c->ins, err);
-}
-
-static const sc_tensor *cast_run_ok(cast_node *c)
-{
-	sc_error err = {0};
-	if (cast_run(c, &err))
-		fail_msg("run failed: %s", err.msg);
-	return plan_output(c->p, 0);
-}
-
-static void cast_end(cast_node *c)
-{
-	plan_free(c->p);
-	graph_model_free(c->m);
-	memset(c, 0, sizeof *c);
+	one_run_ok(c);
+	return one_out(c, 0);
 }
 
 /* --- tensors -------------------------------------------------------------- */
@@ -134,10 +91,10 @@ static void check_format(int dtype, int64_t n, const void *bits,
 {
 	sc_tensor x = vec(dtype, n);
 	memcpy(x.data, bits, (size_t)n * tensor_dtype_size(dtype));
-	cast_node c;
+	one_node c;
 	cast_begin(&c, &x, SC_STRING, NULL);
 	expect_strings(cast_run_ok(&c), n, want, what);
-	cast_end(&c);
+	one_end(&c);
 	tensor_free(&x);
 }
 
@@ -335,7 +292,7 @@ static void test_string_to_float(void **state)
 	for (int i = 0, g = 0; i < N; i++)
 		s[i] = cases[i].s ? cases[i].s : gen[g++];
 	sc_tensor x = strings(N, s, NULL);
-	cast_node c;
+	one_node c;
 	cast_begin(&c, &x, SC_FLOAT, NULL);
 	const sc_tensor *y = cast_run_ok(&c);
 	assert_int_equal(y->dtype, SC_FLOAT);
@@ -346,7 +303,7 @@ static void test_string_to_float(void **state)
 			fail_msg("float32 of \"%.40s\": %08x, numpy %08x", s[i],
 				 got, cases[i].f32);
 	}
-	cast_end(&c);
+	one_end(&c);
 	cast_begin(&c, &x, SC_DOUBLE, NULL);
 	y = cast_run_ok(&c);
 	for (int i = 0; i < N; i++) {
@@ -357,7 +314,7 @@ static void test_string_to_float(void **state)
 				 s[i], (unsigned long long)got,
 				 (unsigned long long)cases[i].f64);
 	}
-	cast_end(&c);
+	one_end(&c);
 	tensor_free(&x);
 	for (int i = 0; i < 3; i++)
 		free(gen[i]);
@@ -371,7 +328,7 @@ static void test_string_to_float(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_true(isnan(tensor_half_to_float(h[i])));
 	assert_int_equal(h[3], 0x2e66);
-	cast_end(&c);
+	one_end(&c);
 	tensor_free(&x);
 }
 
@@ -393,7 +350,7 @@ static void test_string_to_int_bool(void **state)
 			    UINT64_MAX};
 	enum { N = sizeof s / sizeof *s };
 	sc_tensor x = strings(N, s, NULL);
-	cast_node c;
+	one_node c;
 	struct { int dtype; const void *want; size_t size; } to[] = {
 		{SC_INT64, want64, 8}, {SC_INT8, want8, 1},
 		{SC_INT16, want16, 2}, {SC_UINT64, wantu, 8},
@@ -407,7 +364,7 @@ static void test_string_to_int_bool(void **state)
 				   to[t].size))
 				fail_msg("%s of \"%s\" differs from numpy",
 					 tensor_dtype_name(to[t].dtype), s[i]);
-		cast_end(&c);
+		one_end(&c);
 	}
 	tensor_free(&x);
 
@@ -420,7 +377,7 @@ static void test_string_to_int_bool(void **state)
 	cast_begin(&c, &x, SC_BOOL, NULL);
 	const sc_tensor *y = cast_run_ok(&c);
 	assert_memory_equal(y->data, wantb, 11);
-	cast_end(&c);
+	one_end(&c);
 	tensor_free(&x);
 }
 
@@ -431,10 +388,10 @@ static void expect_bad(int to, const char *s, size_t len, const char *quoted)
 	const char *v[2] = {"1", s};
 	size_t lens[2] = {1, len};
 	sc_tensor x = strings(2, v, lens);
-	cast_node c;
+	one_node c;
 	cast_begin(&c, &x, to, NULL);
 	sc_error err = {0};
-	int rc = cast_run(&c, &err);
+	int rc = one_run(&c, &err);
 	if (rc != SC_EINVAL)
 		fail_msg("\"%s\" to %s: rc %d, want SC_EINVAL", quoted,
 			 tensor_dtype_name(to), rc);
@@ -444,7 +401,7 @@ static void expect_bad(int to, const char *s, size_t len, const char *quoted)
 		 quoted);
 	if (!strstr(err.msg, want) || strchr(err.msg, '\n'))
 		fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
-	cast_end(&c);
+	one_end(&c);
 	tensor_free(&x);
 }
 
@@ -494,7 +451,7 @@ static uint64_t rnd(void)
  * and no string is longer than numpy's longest for the dtype. */
 static void check_round_trip(const sc_tensor *x, size_t longest)
 {
-	cast_node to, back;
+	one_node to, back;
 	cast_begin(&to, x, SC_STRING, NULL);
 	const sc_tensor *s = cast_run_ok(&to);
 	assert_int_equal(s->numel, x->numel);
@@ -539,8 +496,8 @@ static void check_round_trip(const sc_tensor *x, size_t longest)
 			 tensor_dtype_name(x->dtype), (long long)i,
 			 (int)b[i].len, b[i].data);
 	}
-	cast_end(&back);
-	cast_end(&to);
+	one_end(&back);
+	one_end(&to);
 }
 
 static void test_round_trip(void **state)
@@ -583,7 +540,7 @@ static void test_reprepare(void **state)
 	((double *)small.data)[1] = -1e-7;
 	for (int i = 0; i < 5000; i++)
 		((double *)big.data)[i] = i + 0.25;
-	cast_node c;
+	one_node c;
 	cast_begin(&c, &small, SC_STRING, NULL);
 	expect_strings(cast_run_ok(&c), 2, (const char *[]){"0.5", "-1e-07"},
 		       "first shape");
@@ -600,7 +557,7 @@ static void test_reprepare(void **state)
 	c.ins[0] = &small;
 	expect_strings(cast_run_ok(&c), 2, (const char *[]){"0.5", "-1e-07"},
 		       "back to the first shape");
-	cast_end(&c);
+	one_end(&c);
 	tensor_free(&small);
 	tensor_free(&big);
 }
@@ -612,12 +569,12 @@ static void test_castlike(void **state)
 	sc_tensor like = strings(1, (const char *[]){"?"}, NULL);
 	float v[3] = {2.5f, 1e20f, -0.0f};
 	memcpy(x.data, v, sizeof v);
-	cast_node c;
+	one_node c;
 	cast_begin(&c, &x, 0, &like);
 	/* np.array([2.5, 1e20, -0.0], dtype=np.float32).astype(str) */
 	expect_strings(cast_run_ok(&c), 3,
 		       (const char *[]){"2.5", "1e+20", "-0.0"}, "CastLike");
-	cast_end(&c);
+	one_end(&c);
 	/* and back, like an int32 */
 	sc_tensor s = strings(2, (const char *[]){"-5", " 7"}, NULL);
 	sc_tensor li = vec(SC_INT32, 1);
@@ -626,12 +583,12 @@ static void test_castlike(void **state)
 	assert_int_equal(y->dtype, SC_INT32);
 	assert_int_equal(((const int32_t *)y->data)[0], -5);
 	assert_int_equal(((const int32_t *)y->data)[1], 7);
-	cast_end(&c);
+	one_end(&c);
 	/* string -> string keeps the strings */
 	cast_begin(&c, &s, SC_STRING, NULL);
 	expect_strings(cast_run_ok(&c), 2, (const char *[]){"-5", " 7"},
 		       "string to string");
-	cast_end(&c);
+	one_end(&c);
 	tensor_free(&x);
 	tensor_free(&like);
 	tensor_free(&s);

@@ -25,147 +25,10 @@
 #include <string.h>
 
 #include "model_builder.h"
+#include "op_harness.h"
 #include "ops/broadcast.h"
-#include "runtime/plan.h"
-#include "runtime/tensor.h"
-
-/* --- one-node models ------------------------------------------------------ */
-
-typedef struct one_node {
-	graph_model *m;
-	graph_node *n;
-	plan *p;
-	int n_in;
-	const sc_tensor *ins[4];
-} one_node;
-
-static void dims_str(const sc_tensor *t, char *buf, size_t len)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < t->rank; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%lld",
-					 i ? "," : "", (long long)t->dims[i]);
-}
-
-/* A model of one node `op` at `opset` whose inputs in0.. are graph inputs
- * typed like ins[i] (NULL: omitted), with shapes left symbolic when
- * `free_shapes` so that one plan can run several shapes. */
-static graph_node *one_begin_ex(one_node *o, int64_t opset, const char *op,
-				int n_in, const sc_tensor *const *ins,
-				int n_out, int free_shapes)
-{
-	memset(o, 0, sizeof *o);
-	o->m = model(opset);
-	graph *g = o->m->graph;
-	char in_list[128] = "", out_list[128] = "", shape[128];
-	for (int i = 0; i < n_in; i++) {
-		o->ins[i] = ins[i];
-		char name[16] = "";
-		if (ins[i]) {
-			snprintf(name, sizeof name, "in%d", i);
-			dims_str(ins[i], shape, sizeof shape);
-			input(g, name, ins[i]->dtype, free_shapes ? NULL : shape);
-		}
-		strcat(in_list, i ? "," : "");
-		strcat(in_list, name);
-	}
-	o->n_in = n_in;
-	for (int i = 0; i < n_out; i++) {
-		char name[16];
-		snprintf(name, sizeof name, "out%d", i);
-		strcat(out_list, i ? "," : "");
-		strcat(out_list, name);
-	}
-	o->n = add(g, op, "node", in_list, out_list);
-	for (int i = 0; i < n_out; i++) {
-		int v = o->n->outputs[i];
-		g->values[v].flags |= VALUE_OUTPUT;
-		push(&g->outputs, &g->n_outputs, v);
-	}
-	return o->n;
-}
-
-static graph_node *one_begin(one_node *o, int64_t opset, const char *op,
-			     int n_in, const sc_tensor *const *ins, int n_out)
-{
-	return one_begin_ex(o, opset, op, n_in, ins, n_out, 0);
-}
-
-static int one_run(one_node *o, sc_error *err)
-{
-	if (!o->p) {
-		plan_options opt = {.threads = 2};
-		int rc = plan_create(o->m, &opt, &o->p, err);
-		if (rc)
-			return rc;
-	}
-	const char *names[4];
-	const sc_tensor *ins[4];
-	static const char *const in_names[] = {"in0", "in1", "in2", "in3"};
-	int n = 0;
-	for (int i = 0; i < o->n_in; i++)
-		if (o->ins[i]) {
-			names[n] = in_names[i];
-			ins[n++] = o->ins[i];
-		}
-	return plan_run(o->p, n, names, ins, err);
-}
-
-static void one_run_ok(one_node *o)
-{
-	sc_error err = {0};
-	if (one_run(o, &err))
-		fail_msg("run failed: %s", err.msg);
-}
-
-static const sc_tensor *one_out(const one_node *o, int i)
-{
-	return plan_output(o->p, i);
-}
-
-static void one_end(one_node *o)
-{
-	plan_free(o->p);
-	graph_model_free(o->m);
-	memset(o, 0, sizeof *o);
-}
-
-static void attr_float(graph_node *n, const char *name, float v)
-{
-	sc_error err = {0};
-	graph_attr *a = graph_node_add_attr(n, name, ATTR_FLOAT, &err);
-	assert_non_null(a);
-	a->f = v;
-}
 
 /* --- tensors -------------------------------------------------------------- */
-
-static unsigned rng = 12345;
-
-static double uniform(double lo, double hi)
-{
-	rng = rng * 1664525u + 1013904223u;
-	return lo + (hi - lo) * (double)(rng >> 8) / 16777216.0;
-}
-
-static sc_tensor make(int dtype, int rank, const int64_t *dims)
-{
-	sc_tensor t;
-	sc_error err = {0};
-	assert_int_equal(tensor_alloc(&t, dtype, rank, dims, "t", &err), SC_OK);
-	return t;
-}
-
-static sc_tensor make_uniform(int rank, const int64_t *dims, double lo,
-			      double hi)
-{
-	sc_tensor t = make(SC_FLOAT, rank, dims);
-	float *d = t.data;
-	for (int64_t i = 0; i < t.numel; i++)
-		d[i] = (float)uniform(lo, hi);
-	return t;
-}
 
 /* A 1-D tensor of n values given as doubles, converted to dtype. */
 static sc_tensor make_vec(int dtype, int n, const double *v)
@@ -207,29 +70,13 @@ static double elem(const sc_tensor *t, int64_t i)
 	}
 }
 
-static void expect_dims(const sc_tensor *t, int rank, const int64_t *dims)
-{
-	assert_int_equal(t->rank, rank);
-	for (int i = 0; i < rank; i++)
-		if (t->dims[i] != dims[i])
-			fail_msg("dim %d is %lld, expected %lld", i,
-				 (long long)t->dims[i], (long long)dims[i]);
-}
-
 /* t against want[] within |d| <= atol + rtol |want|; NaN must meet NaN
  * and infinities must be equal. */
 static void expect_close(const sc_tensor *t, const double *want, double rtol,
 			 double atol, const char *what)
 {
-	for (int64_t i = 0; i < t->numel; i++) {
-		double got = elem(t, i);
-		int ok = isnan(want[i]) ? isnan(got) :
-			 isinf(want[i]) ? got == want[i] :
-			 fabs(got - want[i]) <= atol + rtol * fabs(want[i]);
-		if (!ok)
-			fail_msg("%s: element %lld is %.9g, expected %.9g", what,
-				 (long long)i, got, want[i]);
-	}
+	for (int64_t i = 0; i < t->numel; i++)
+		expect_near(elem(t, i), want[i], rtol, atol, what, i);
 }
 
 /* Exact comparison of integer (or bool) outputs with int64 wants. */
@@ -899,7 +746,7 @@ static void test_reprepare(void **state)
 	sc_tensor a = make_uniform(2, d1, -1, 1), b = make_uniform(1, d2, -1, 1);
 	const sc_tensor *ins[2] = {&a, &b};
 	one_node o;
-	one_begin_ex(&o, 14, "Mul", 2, ins, 1, 1);
+	one_begin_free(&o, 14, "Mul", 2, ins, 1);
 	for (int round = 0; round < 3; round++) {
 		if (round == 1) {
 			tensor_free(&a);
@@ -1004,18 +851,18 @@ static void test_errors(void **state)
 	sc_error err = {0};
 	one_node o;
 	const sc_tensor *bad_shape[2] = {&a, &b};
-	one_begin_ex(&o, 14, "Add", 2, bad_shape, 1, 1);
+	one_begin_free(&o, 14, "Add", 2, bad_shape, 1);
 	assert_int_equal(one_run(&o, &err), SC_EINVAL);
 	assert_non_null(strstr(err.msg, "node 'node' (Add): input 1 has shape [4]"));
 	one_end(&o);
 	const sc_tensor *bad_cond[3] = {&a, &a, &a};
-	one_begin_ex(&o, 16, "Where", 3, bad_cond, 1, 1);
+	one_begin_free(&o, 16, "Where", 3, bad_cond, 1);
 	assert_int_equal(one_run(&o, &err), SC_EINVAL);
 	assert_non_null(strstr(err.msg, "condition"));
 	assert_non_null(strstr(err.msg, "float32"));
 	one_end(&o);
 	const sc_tensor *not_float[1] = {&c};
-	one_begin_ex(&o, 13, "Sigmoid", 1, not_float, 1, 1);
+	one_begin_free(&o, 13, "Sigmoid", 1, not_float, 1);
 	assert_int_equal(one_run(&o, &err), SC_EINVAL);
 	assert_non_null(strstr(err.msg, "input 0 of type int32 is not supported"));
 	one_end(&o);

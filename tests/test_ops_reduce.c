@@ -22,131 +22,9 @@
 #include <string.h>
 
 #include "model_builder.h"
-#include "runtime/plan.h"
-#include "runtime/tensor.h"
-
-/* --- one-node models -------------------------------------------------------- */
-
-typedef struct one_node {
-	graph_model *m;
-	graph_node *n;
-	plan *p;
-	int n_in;
-	const sc_tensor *ins[4];
-} one_node;
-
-static void dims_str(const sc_tensor *t, char *buf, size_t len)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < t->rank; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%lld",
-					 i ? "," : "", (long long)t->dims[i]);
-}
-
-/* A model holding one node `op` whose inputs in0.. are graph inputs shaped
- * like ins[i] (NULL: omitted) and whose n_out outputs are graph outputs.
- * Returns the node so that the caller can add attributes. */
-static graph_node *one_begin(one_node *o, int64_t opset, const char *op,
-			     int n_in, const sc_tensor *const *ins, int n_out)
-{
-	memset(o, 0, sizeof *o);
-	o->m = model(opset);
-	graph *g = o->m->graph;
-	char in_list[128] = "", out_list[128] = "", shape[128];
-	for (int i = 0; i < n_in; i++) {
-		o->ins[i] = ins[i];
-		char name[16] = "";
-		if (ins[i]) {
-			snprintf(name, sizeof name, "in%d", i);
-			dims_str(ins[i], shape, sizeof shape);
-			input(g, name, ins[i]->dtype, shape);
-		}
-		strcat(in_list, i ? "," : "");
-		strcat(in_list, name);
-	}
-	o->n_in = n_in;
-	for (int i = 0; i < n_out; i++) {
-		char name[16];
-		snprintf(name, sizeof name, "out%d", i);
-		strcat(out_list, i ? "," : "");
-		strcat(out_list, name);
-	}
-	o->n = add(g, op, "node", in_list, out_list);
-	for (int i = 0; i < n_out; i++) {
-		int v = o->n->outputs[i];
-		g->values[v].flags |= VALUE_OUTPUT;
-		push(&g->outputs, &g->n_outputs, v);
-	}
-	return o->n;
-}
-
-static int one_run(one_node *o, sc_error *err)
-{
-	if (!o->p) {
-		plan_options opt = {.threads = 2};
-		int rc = plan_create(o->m, &opt, &o->p, err);
-		if (rc)
-			return rc;
-	}
-	const char *names[4];
-	const sc_tensor *ins[4];
-	static const char *const in_names[] = {"in0", "in1", "in2", "in3"};
-	int n = 0;
-	for (int i = 0; i < o->n_in; i++)
-		if (o->ins[i]) {
-			names[n] = in_names[i];
-			ins[n++] = o->ins[i];
-		}
-	return plan_run(o->p, n, names, ins, err);
-}
-
-static void one_run_ok(one_node *o)
-{
-	sc_error err = {0};
-	if (one_run(o, &err))
-		fail_msg("run failed: %s", err.msg);
-}
-
-static const sc_tensor *one_out(const one_node *o, int i)
-{
-	return plan_output(o->p, i);
-}
-
-static void one_end(one_node *o)
-{
-	plan_free(o->p);
-	graph_model_free(o->m);
-	memset(o, 0, sizeof *o);
-}
+#include "op_harness.h"
 
 /* --- tensors and comparison ---------------------------------------------------- */
-
-static unsigned rng = 12345;
-
-static double uniform(double lo, double hi)
-{
-	rng = rng * 1664525u + 1013904223u;
-	return lo + (hi - lo) * (double)(rng >> 8) / 16777216.0;
-}
-
-static sc_tensor make(int dtype, int rank, const int64_t *dims)
-{
-	sc_tensor t;
-	sc_error err = {0};
-	assert_int_equal(tensor_alloc(&t, dtype, rank, dims, "t", &err), SC_OK);
-	return t;
-}
-
-static sc_tensor make_uniform(int rank, const int64_t *dims, double lo,
-			      double hi)
-{
-	sc_tensor t = make(SC_FLOAT, rank, dims);
-	float *d = t.data;
-	for (int64_t i = 0; i < t.numel; i++)
-		d[i] = (float)uniform(lo, hi);
-	return t;
-}
 
 static sc_tensor make_i64(int n, const int64_t *v)
 {
@@ -155,15 +33,6 @@ static sc_tensor make_i64(int n, const int64_t *v)
 	if (n)
 		memcpy(t.data, v, (size_t)n * sizeof *v);
 	return t;
-}
-
-static void expect_dims(const sc_tensor *t, int rank, const int64_t *dims)
-{
-	assert_int_equal(t->rank, rank);
-	for (int i = 0; i < rank; i++)
-		if (t->dims[i] != dims[i])
-			fail_msg("dim %d is %lld, expected %lld", i,
-				 (long long)t->dims[i], (long long)dims[i]);
 }
 
 /* Float output t against want[] within |d| <= atol + rtol |want|; NaN
@@ -180,12 +49,7 @@ static void expect_close(const sc_tensor *t, const double *want, double rtol,
 		case SC_BFLOAT16: got = tensor_bf16_to_float(((const uint16_t *)t->data)[i]); break;
 		default: fail_msg("%s: not a float output", what); return;
 		}
-		int ok = isnan(want[i]) ? isnan(got) :
-			 isinf(want[i]) ? got == want[i] :
-			 fabs(got - want[i]) <= atol + rtol * fabs(want[i]);
-		if (!ok)
-			fail_msg("%s: element %lld is %.9g, expected %.9g", what,
-				 (long long)i, got, want[i]);
+		expect_near(got, want[i], rtol, atol, what, i);
 	}
 }
 

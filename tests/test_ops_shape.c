@@ -63,15 +63,12 @@ static runner start(graph_model *m, const char *ins, const char *outs,
 	int ids[16];
 	int n = names(g, ins, ids);
 	for (int i = 0; i < n; i++) {
-		g->values[ids[i]].flags |= VALUE_INPUT;
-		push(&g->inputs, &g->n_inputs, ids[i]);
+		push_input(g, ids[i]);
 		parse_type(&g->values[ids[i]].type, in_dtypes[i], NULL);
 	}
 	n = names(g, outs, ids);
-	for (int i = 0; i < n; i++) {
-		g->values[ids[i]].flags |= VALUE_OUTPUT;
-		push(&g->outputs, &g->n_outputs, ids[i]);
-	}
+	for (int i = 0; i < n; i++)
+		push_output(g, ids[i]);
 	runner r = {m, NULL};
 	plan_options opt = {.threads = 2};
 	sc_error err = {0};

@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "model_builder.h"
 #include "onnx.pb-c.h"
 #include "onnx/onnx.h"
 #include "runtime/graph.h"
@@ -46,66 +47,12 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-static int value(graph *g, const char *name)
-{
-	sc_error err = {0};
-	int v = graph_intern_value(g, name, &err);
-	assert_true(v >= 0);
-	return v;
-}
-
-/* A tensor type with dims given as "N", "3" or "?" (unknown). */
-static void set_tensor_type(graph_type *t, int elem, int rank,
-			    const char *const *dims)
-{
-	graph_type_clear(t);
-	t->kind = GRAPH_TYPE_TENSOR;
-	t->elem = elem;
-	t->rank = rank;
-	if (rank > 0) {
-		t->dims = calloc((size_t)rank, sizeof *t->dims);
-		assert_non_null(t->dims);
-	}
-	for (int i = 0; i < rank; i++) {
-		t->dims[i].value = -1;
-		if (dims[i][0] >= '0' && dims[i][0] <= '9')
-			t->dims[i].value = atoll(dims[i]);
-		else if (strcmp(dims[i], "?") != 0)
-			t->dims[i].param = xstrdup(dims[i]);
-	}
-}
-
 static graph_type *new_type(void)
 {
 	graph_type *t = calloc(1, sizeof *t);
 	assert_non_null(t);
 	t->rank = -1;
 	return t;
-}
-
-static void add_input(graph *g, int v)
-{
-	g->inputs = realloc(g->inputs, (size_t)(g->n_inputs + 1) * sizeof(int));
-	assert_non_null(g->inputs);
-	g->inputs[g->n_inputs++] = v;
-	g->values[v].flags |= VALUE_INPUT;
-}
-
-static void add_output(graph *g, int v)
-{
-	g->outputs = realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof(int));
-	assert_non_null(g->outputs);
-	g->outputs[g->n_outputs++] = v;
-	g->values[v].flags |= VALUE_OUTPUT;
-}
-
-static void add_value_info(graph *g, int v)
-{
-	g->value_infos = realloc(g->value_infos,
-				 (size_t)(g->n_value_infos + 1) * sizeof(int));
-	assert_non_null(g->value_infos);
-	g->value_infos[g->n_value_infos++] = v;
-	g->values[v].flags |= VALUE_INFO;
 }
 
 /* Tensor of dtype with a fixed, recognisable content per dtype. */
@@ -178,23 +125,20 @@ static graph *build_body(graph *parent, const char *name)
 	assert_non_null(b);
 	b->name = xstrdup(name);
 	b->doc_string = xstrdup("body doc");
-	int in = value(b, "body_in");
-	set_tensor_type(&b->values[in].type, SC_FLOAT, 0, NULL);
-	add_input(b, in);
-	int outer = value(b, "x");
+	int in = input(b, "body_in", SC_FLOAT, "");
+	int outer = val(b, "x");
 	b->values[outer].flags |= VALUE_OUTER;
-	int k = value(b, "body_k");
+	int k = val(b, "body_k");
 	sc_tensor t;
 	int64_t dims[1] = {1};
 	fill_tensor(&t, SC_FLOAT, 1, dims);
 	assert_int_equal(graph_add_init(b, k, &t, &err), SC_OK);
-	int mid = value(b, "body_mid");
-	const char *mdims[] = {"N", "3", "?"};
-	set_tensor_type(&b->values[mid].type, SC_FLOAT, 3, mdims);
-	add_value_info(b, mid);
-	int out = value(b, "body_out");
-	set_tensor_type(&b->values[out].type, SC_FLOAT, -1, NULL);
-	add_output(b, out);
+	int mid = val(b, "body_mid");
+	parse_type(&b->values[mid].type, SC_FLOAT, "N,3,?");
+	push_value_info(b, mid);
+	int out = val(b, "body_out");
+	parse_type(&b->values[out].type, SC_FLOAT, NULL);
+	push_output(b, out);
 	int ins[] = {outer, k};
 	assert_true(graph_add_node(b, "Mul", "", "body_mul", 2, ins, 1, &mid, &err) >= 0);
 	int ins2[] = {mid, in};
@@ -206,16 +150,9 @@ static graph *build_body(graph *parent, const char *name)
 static graph_model *build_everything(void)
 {
 	sc_error err = {0};
-	graph_model *m = graph_model_new();
-	assert_non_null(m);
+	graph_model *m = model(17);   /* graph "main" */
 	m->ir_version = 8;
-	m->n_opsets = 2;
-	m->opsets = calloc(2, sizeof *m->opsets);
-	assert_non_null(m->opsets);
-	m->opsets[0].domain = xstrdup("");
-	m->opsets[0].version = 17;
-	m->opsets[1].domain = xstrdup("test.saver");
-	m->opsets[1].version = 3;
+	add_opset(m, "test.saver", 3);
 	m->producer_name = xstrdup("supcon-test");
 	m->producer_version = xstrdup("0.1");
 	m->domain = xstrdup("org.supcon.test");
@@ -230,67 +167,55 @@ static graph_model *build_everything(void)
 	m->metadata[1].value = xstrdup("");
 
 	graph *g = m->graph;
-	g->name = xstrdup("main");
 	g->doc_string = xstrdup("graph doc");
 
 	/* inputs: symbolic, known and unknown dims; each non-tensor kind */
-	int x = value(g, "x");
-	const char *xdims[] = {"N", "3", "?"};
-	set_tensor_type(&g->values[x].type, SC_FLOAT, 3, xdims);
+	int x = input(g, "x", SC_FLOAT, "N,3,?");
 	g->values[x].type.denotation = xstrdup("TENSOR");
 	g->values[x].doc_string = xstrdup("the input");
-	add_input(g, x);
-	int sc = value(g, "scalar");
-	set_tensor_type(&g->values[sc].type, SC_INT64, 0, NULL);
-	add_input(g, sc);
-	int seq = value(g, "seq");
+	int sc = input(g, "scalar", SC_INT64, "");
+	int seq = val(g, "seq");
 	g->values[seq].type.kind = GRAPH_TYPE_SEQUENCE;
 	g->values[seq].type.inner = new_type();
-	set_tensor_type(g->values[seq].type.inner, SC_INT64, -1, NULL);
-	add_input(g, seq);
-	int opt = value(g, "opt");
+	parse_type(g->values[seq].type.inner, SC_INT64, NULL);
+	push_input(g, seq);
+	int opt = val(g, "opt");
 	g->values[opt].type.kind = GRAPH_TYPE_OPTIONAL;
 	g->values[opt].type.inner = new_type();
-	set_tensor_type(g->values[opt].type.inner, SC_FLOAT, 0, NULL);
-	add_input(g, opt);
-	int map = value(g, "map");
+	parse_type(g->values[opt].type.inner, SC_FLOAT, "");
+	push_input(g, opt);
+	int map = val(g, "map");
 	g->values[map].type.kind = GRAPH_TYPE_MAP;
 	g->values[map].type.elem = SC_INT64;
 	g->values[map].type.inner = new_type();
-	const char *mdims[] = {"?"};
-	set_tensor_type(g->values[map].type.inner, SC_FLOAT, 1, mdims);
-	add_input(g, map);
-	int sparse = value(g, "sparse");
-	const char *sdims[] = {"2", "2"};
-	set_tensor_type(&g->values[sparse].type, SC_FLOAT, 2, sdims);
+	parse_type(g->values[map].type.inner, SC_FLOAT, "?");
+	push_input(g, map);
+	int sparse = input(g, "sparse", SC_FLOAT, "2,2");
 	g->values[sparse].type.kind = GRAPH_TYPE_SPARSE_TENSOR;
-	add_input(g, sparse);
 
 	/* one initializer per dtype, the first one also listed as an input */
 	for (int i = 0; i < N_DTYPES; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "w_%s", tensor_dtype_name(all_dtypes[i]));
-		int v = value(g, name);
+		int v = val(g, name);
 		int64_t dims[2] = {2, 3};
 		sc_tensor t;
 		fill_tensor(&t, all_dtypes[i], i % 3 == 2 ? 0 : 2, dims);
 		assert_int_equal(graph_add_init(g, v, &t, &err), SC_OK);
 		if (i == 0) {
-			const char *wd[] = {"2", "3"};
-			set_tensor_type(&g->values[v].type, SC_FLOAT, 2, wd);
-			add_input(g, v);
+			input(g, name, SC_FLOAT, "2,3");
 			g->inits[0].doc_string = xstrdup("init doc");
 		}
 	}
 	/* an empty tensor */
-	int e = value(g, "w_empty");
+	int e = val(g, "w_empty");
 	int64_t edims[2] = {0, 4};
 	sc_tensor et;
 	fill_tensor(&et, SC_FLOAT, 2, edims);
 	assert_int_equal(graph_add_init(g, e, &et, &err), SC_OK);
 
 	/* node with every attribute type; an omitted input and output */
-	int y = value(g, "y"), aux = value(g, "aux");
+	int y = val(g, "y"), aux = val(g, "aux");
 	int ins[] = {x, -1, sc};
 	int outs[] = {y, -1, aux};
 	int ni = graph_add_node(g, "Everything", "test.saver", "every_attr", 3, ins,
@@ -355,8 +280,7 @@ static graph_model *build_everything(void)
 	a->tp = new_type();
 	a->tp->kind = GRAPH_TYPE_OPTIONAL;
 	a->tp->inner = new_type();
-	const char *tpdims[] = {"N"};
-	set_tensor_type(a->tp->inner, SC_FLOAT, 1, tpdims);
+	parse_type(a->tp->inner, SC_FLOAT, "N");
 	a = attr(n, "tps", ATTR_TYPE_PROTOS);
 	a->n = 2;
 	a->tps = calloc(2, sizeof *a->tps);
@@ -364,25 +288,23 @@ static graph_model *build_everything(void)
 	a->tps[0].kind = GRAPH_TYPE_SEQUENCE;
 	a->tps[0].rank = -1;
 	a->tps[0].inner = new_type();
-	set_tensor_type(a->tps[0].inner, SC_INT64, -1, NULL);
+	parse_type(a->tps[0].inner, SC_INT64, NULL);
 	a->tps[1].kind = GRAPH_TYPE_MAP;
 	a->tps[1].rank = -1;
 	a->tps[1].elem = SC_STRING;
 	a->tps[1].inner = new_type();
-	set_tensor_type(a->tps[1].inner, SC_FLOAT, 0, NULL);
+	parse_type(a->tps[1].inner, SC_FLOAT, "");
 
 	/* a second node consuming the first, with a documented intermediate */
 	g->values[y].doc_string = xstrdup("intermediate doc");
-	const char *ydims[] = {"N", "?"};
-	set_tensor_type(&g->values[y].type, SC_FLOAT, 2, ydims);
-	add_value_info(g, y);
-	int z = value(g, "z");
+	parse_type(&g->values[y].type, SC_FLOAT, "N,?");
+	push_value_info(g, y);
+	int z = val(g, "z");
 	int ins2[] = {y, g->inits[0].value};
 	assert_true(graph_add_node(g, "MatMul", "", "", 2, ins2, 1, &z, &err) >= 0);
-	const char *zdims[] = {"N", "3"};
-	set_tensor_type(&g->values[z].type, SC_FLOAT, 2, zdims);
-	add_output(g, z);
-	add_output(g, aux);
+	parse_type(&g->values[z].type, SC_FLOAT, "N,3");
+	push_output(g, z);
+	push_output(g, aux);
 	return m;
 }
 

@@ -2,10 +2,11 @@
  *
  * Models are built here with the graph API and saved with onnx_save_file();
  * inputs are written with onnx_tensor_save_file() or, for PNGs, with libpng
- * itself.  Each case runs SUPCON_BIN as a child process and checks the exit
- * status, that a failure prints exactly one line on stderr naming what is
- * wrong, and that the .pb files written hold the values computed here:
- * Relu and a broadcasting Add by hand, PNG pixels from the samples written
+ * itself.  Each case runs SUPCON_BIN as a child process (cli_runner.h) and
+ * checks the exit status, that a failure prints exactly one line on stderr
+ * naming what is wrong and nothing on stdout, and that the .pb files
+ * written hold the values computed here: Relu and a broadcasting Add by
+ * hand, PNG pixels from the samples written
  * (gray 8/16-bit, 2-bit gray, RGB, RGBA, gray+alpha, palettes with and
  * without transparency, interlaced).  The PNG cases use a model whose
  * output is its input, so they test the decoder and the writer alone. */
@@ -16,19 +17,18 @@
 
 #include <cmocka.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <png.h>
 #include <zlib.h>
 
+#include "cli_runner.h"
+#include "model_builder.h"
 #include "onnx/onnx.h"
 #include "ops/op.h"
 #include "runtime/graph.h"
@@ -37,108 +37,15 @@
 
 /* --- running the CLI -------------------------------------------------------- */
 
-typedef struct run_result {
-	int exited;
-	int status;
-	char *out;
-	char *err;
-} run_result;
-
-static void make_dir(const char *path)
-{
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		fail_msg("mkdir %s: %s", path, strerror(errno));
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	char *buf = calloc(1, 1 << 16);
-	assert_non_null(buf);
-	size_t n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* Runs SUPCON_BIN with args (NULL-terminated), capturing stdout and stderr. */
-static run_result run_supcon(const char *const *args)
-{
-	char out_path[512], err_path[512];
-	snprintf(out_path, sizeof out_path, "%s/stdout.txt", RUN_DIR);
-	snprintf(err_path, sizeof err_path, "%s/stderr.txt", RUN_DIR);
-	char *argv[32];
-	int n = 0;
-	argv[n++] = SUPCON_BIN;
-	for (; args[n - 1] && n < 31; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(125);
-		execv(SUPCON_BIN, argv);
-		_exit(127);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	run_result r;
-	r.exited = WIFEXITED(st);
-	r.status = r.exited ? WEXITSTATUS(st) : WTERMSIG(st);
-	r.out = slurp(out_path);
-	r.err = slurp(err_path);
-	return r;
-}
-
-static void free_result(run_result *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static int one_line(const char *s)
-{
-	size_t n = strlen(s);
-	return n > 1 && strchr(s, '\n') == s + n - 1;
-}
+static const cli_options run_dir = {.dir = RUN_DIR};
 
 /* Expects exit status `status`; for a failure, exactly one line on stderr
- * that contains every needle (NULL-terminated list after args). */
-static run_result expect_run(int status, const char *const *needles,
+ * that contains every needle (NULL-terminated list after args) and
+ * nothing on stdout. */
+static cli_result expect_run(int status, const char *const *needles,
 			     const char *const *args)
 {
-	run_result r = run_supcon(args);
-	char why[2048] = "";
-	if (!r.exited) {
-		snprintf(why, sizeof why, "supcon %s %s: killed by signal %d", args[0],
-			 args[1], r.status);
-	} else if (r.status != status) {
-		snprintf(why, sizeof why, "supcon %s %s: exit %d, expected %d; stderr: %s",
-			 args[0], args[1], r.status, status, r.err);
-	} else if (status != 0) {
-		if (!one_line(r.err))
-			snprintf(why, sizeof why, "supcon %s: stderr is not one line: '%s'",
-				 args[0], r.err);
-		else if (strncmp(r.err, "supcon ", 7) != 0)
-			snprintf(why, sizeof why, "stderr does not start with 'supcon ': '%s'",
-				 r.err);
-		for (int i = 0; !why[0] && needles && needles[i]; i++)
-			if (!strstr(r.err, needles[i]))
-				snprintf(why, sizeof why, "supcon %s: stderr lacks '%s': '%s'",
-					 args[0], needles[i], r.err);
-	} else if (r.err[0]) {
-		snprintf(why, sizeof why, "supcon %s: exit 0 but stderr '%s'", args[0], r.err);
-	}
-	if (why[0]) {
-		free_result(&r);
-		fail_msg("%s", why);
-	}
-	return r;
+	return cli_expect(&run_dir, status, "supcon ", needles, args);
 }
 
 #define NEEDLES(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -147,70 +54,22 @@ static run_result expect_run(int status, const char *const *needles,
 static void expect_fail(int status, const char *const *needles,
 			const char *const *args)
 {
-	run_result r = expect_run(status, needles, args);
-	free_result(&r);
+	cli_result r = expect_run(status, needles, args);
+	cli_result_free(&r);
 }
 
 /* --- building models ------------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	assert_non_null(d);
-	return d;
-}
-
-static int value(graph *g, const char *name)
-{
-	sc_error err = {0};
-	int v = graph_intern_value(g, name, &err);
-	assert_true(v >= 0);
-	return v;
-}
-
-/* dims given as "N" (symbolic), "?" (unknown) or a number; rank -1 for no
- * shape at all */
-static void set_type(graph *g, int v, int elem, int rank, const char *const *dims)
-{
-	graph_type *t = &g->values[v].type;
-	graph_type_clear(t);
-	t->kind = GRAPH_TYPE_TENSOR;
-	t->elem = elem;
-	t->rank = rank;
-	if (rank > 0) {
-		t->dims = calloc((size_t)rank, sizeof *t->dims);
-		assert_non_null(t->dims);
-	}
-	for (int i = 0; i < rank; i++) {
-		t->dims[i].value = -1;
-		if (dims[i][0] >= '0' && dims[i][0] <= '9')
-			t->dims[i].value = atoll(dims[i]);
-		else if (strcmp(dims[i], "?") != 0)
-			t->dims[i].param = xstrdup(dims[i]);
-	}
-}
-
-static void add_io(int **list, int *n, graph *g, int v, int flag)
-{
-	*list = realloc(*list, (size_t)(*n + 1) * sizeof(int));
-	assert_non_null(*list);
-	(*list)[(*n)++] = v;
-	g->values[v].flags |= flag;
-}
-
+/* model_builder.h's, with a second, custom domain and a graph named for
+ * this test. */
 static graph_model *new_model(int opset)
 {
-	graph_model *m = graph_model_new();
-	assert_non_null(m);
+	graph_model *m = model(opset);
 	m->ir_version = 8;
-	m->n_opsets = 2;
-	m->opsets = calloc(2, sizeof *m->opsets);
-	assert_non_null(m->opsets);
-	m->opsets[0].domain = xstrdup("");
-	m->opsets[0].version = opset;
-	m->opsets[1].domain = xstrdup("com.example");
-	m->opsets[1].version = 3;
-	m->graph->name = xstrdup("test_run");
+	add_opset(m, "com.example", 3);
+	free(m->graph->name);
+	m->graph->name = strdup("test_run");
+	assert_non_null(m->graph->name);
 	return m;
 }
 
@@ -236,10 +95,7 @@ static void write_identity_model(const char *path)
 {
 	graph_model *m = new_model(13);
 	graph *g = m->graph;
-	int x = value(g, "x");
-	set_type(g, x, SC_FLOAT, 4, (const char *const[]){"N", "?", "?", "?"});
-	add_io(&g->inputs, &g->n_inputs, g, x, VALUE_INPUT);
-	add_io(&g->outputs, &g->n_outputs, g, x, VALUE_OUTPUT);
+	push_output(g, input(g, "x", SC_FLOAT, "N,?,?,?"));
 	save_model(m, path);
 }
 
@@ -249,17 +105,14 @@ static void write_relu_add_model(const char *path)
 {
 	graph_model *m = new_model(13);
 	graph *g = m->graph;
-	int a = value(g, "a"), b = value(g, "b"), r = value(g, "r"), s = value(g, "s");
-	set_type(g, a, SC_FLOAT, 2, (const char *const[]){"2", "3"});
-	set_type(g, b, SC_FLOAT, 1, (const char *const[]){"3"});
-	set_type(g, r, SC_FLOAT, 2, (const char *const[]){"2", "3"});
-	set_type(g, s, SC_FLOAT, 2, (const char *const[]){"2", "3"});
-	add_io(&g->inputs, &g->n_inputs, g, a, VALUE_INPUT);
-	add_io(&g->inputs, &g->n_inputs, g, b, VALUE_INPUT);
+	int a = input(g, "a", SC_FLOAT, "2,3"), b = input(g, "b", SC_FLOAT, "3");
+	int r = val(g, "r"), s = val(g, "s");
+	parse_type(&g->values[r].type, SC_FLOAT, "2,3");
+	parse_type(&g->values[s].type, SC_FLOAT, "2,3");
 	node(g, "Relu", "", 1, &a, 1, &r);
 	node(g, "Add", "", 2, (const int[]){a, b}, 1, &s);
-	add_io(&g->outputs, &g->n_outputs, g, r, VALUE_OUTPUT);
-	add_io(&g->outputs, &g->n_outputs, g, s, VALUE_OUTPUT);
+	push_output(g, r);
+	push_output(g, s);
 	save_model(m, path);
 }
 
@@ -269,13 +122,9 @@ static void write_passthrough_model(const char *path)
 {
 	graph_model *m = new_model(13);
 	graph *g = m->graph;
-	int a = value(g, "a"), b = value(g, "b");
-	set_type(g, a, SC_FLOAT, 2, (const char *const[]){"2", "3"});
-	set_type(g, b, SC_FLOAT, 1, (const char *const[]){"3"});
-	add_io(&g->inputs, &g->n_inputs, g, a, VALUE_INPUT);
-	add_io(&g->inputs, &g->n_inputs, g, b, VALUE_INPUT);
-	add_io(&g->outputs, &g->n_outputs, g, b, VALUE_OUTPUT);
-	add_io(&g->outputs, &g->n_outputs, g, a, VALUE_OUTPUT);
+	int a = input(g, "a", SC_FLOAT, "2,3"), b = input(g, "b", SC_FLOAT, "3");
+	push_output(g, b);
+	push_output(g, a);
 	save_model(m, path);
 }
 
@@ -284,16 +133,14 @@ static void write_unsupported_model(const char *path)
 {
 	graph_model *m = new_model(13);
 	graph *g = m->graph;
-	int x = value(g, "x"), y1 = value(g, "y1"), y2 = value(g, "y2"),
-	    y3 = value(g, "y3"), y4 = value(g, "y4");
-	set_type(g, x, SC_FLOAT, 1, (const char *const[]){"3"});
-	add_io(&g->inputs, &g->n_inputs, g, x, VALUE_INPUT);
+	int x = input(g, "x", SC_FLOAT, "3"), y1 = val(g, "y1"), y2 = val(g, "y2"),
+	    y3 = val(g, "y3"), y4 = val(g, "y4");
 	node(g, "Frobnicate", "com.example", 1, &x, 1, &y1);
 	node(g, "NoSuchOp", "", 1, &x, 1, &y2);
 	node(g, "Frobnicate", "com.example", 1, &y1, 1, &y3);
 	node(g, "Identity", "", 1, &y2, 1, &y4);
-	add_io(&g->outputs, &g->n_outputs, g, y3, VALUE_OUTPUT);
-	add_io(&g->outputs, &g->n_outputs, g, y4, VALUE_OUTPUT);
+	push_output(g, y3);
+	push_output(g, y4);
 	save_model(m, path);
 }
 
@@ -361,11 +208,11 @@ static void test_run_relu_add(void **state)
 	char cmd[512];
 	snprintf(cmd, sizeof cmd, "rm -rf %s/relu_add_out", RUN_DIR);
 	assert_int_equal(system(cmd), 0);
-	run_result r = expect_run(0, NULL, ARGS("run", "--in", "b=" RUN_DIR "/b.pb",
+	cli_result r = expect_run(0, NULL, ARGS("run", "--in", "b=" RUN_DIR "/b.pb",
 						model, "--in", "a=" RUN_DIR "/a.pb",
 						"--threads", "1", "--out", out));
 	assert_non_null(strstr(r.out, "output_0.pb  r  float32 [2, 3]"));
-	free_result(&r);
+	cli_result_free(&r);
 
 	float relu[6], sum[6];
 	for (int i = 0; i < 6; i++) {
@@ -382,7 +229,7 @@ static void test_run_relu_add(void **state)
 	tensor_free(&t);
 
 	/* again into the folder that now exists, with a trailing slash */
-	free_result((r = expect_run(0, NULL, ARGS("run", model, "--in",
+	cli_result_free((r = expect_run(0, NULL, ARGS("run", model, "--in",
 		"a=" RUN_DIR "/a.pb", "--in", "b=" RUN_DIR "/b.pb", "--out",
 		RUN_DIR "/relu_add_out/deeper/still/")), &r));
 }
@@ -518,9 +365,9 @@ static void check_png_case(const png_case *c)
 	write_png(png_path, c);
 	char in_arg[600];
 	snprintf(in_arg, sizeof in_arg, "x=%s", png_path);
-	run_result r = expect_run(0, NULL, ARGS("run", RUN_DIR "/identity.onnx",
+	cli_result r = expect_run(0, NULL, ARGS("run", RUN_DIR "/identity.onnx",
 						"--in", in_arg, "--out", out_dir));
-	free_result(&r);
+	cli_result_free(&r);
 
 	int64_t dims[4] = {1, c->channels, c->h, c->w};
 	sc_tensor t = read_output(out_file, "x", SC_FLOAT, 4, dims);
@@ -684,7 +531,7 @@ static void test_run_bad_input(void **state)
 	expect_fail(2, NEEDLES("unsupported.onnx", "com.example:Frobnicate (opset 3)",
 			       "NoSuchOp (opset 13)"),
 		    ARGS("run", unsup, "--in", IN_A, "--out", out));
-	run_result r = run_supcon(ARGS("run", unsup, "--in", IN_A, "--out", out));
+	cli_result r = cli_run(&run_dir, ARGS("run", unsup, "--in", IN_A, "--out", out));
 	char *first = strstr(r.err, "Frobnicate");
 	assert_non_null(first);
 	assert_null(strstr(first + 1, "Frobnicate"));
@@ -694,7 +541,7 @@ static void test_run_bad_input(void **state)
 		assert_null(strstr(r.err, "Identity"));
 	else
 		assert_non_null(strstr(r.err, "Identity (opset 13)"));
-	free_result(&r);
+	cli_result_free(&r);
 
 	/* wrong dtype, wrong shape: the input and what was expected */
 	expect_fail(2, NEEDLES("'a'", "float32[2,3]", "int64"),
@@ -765,10 +612,10 @@ static void test_run_random_input(void **state)
 		char dir[256];
 		snprintf(dir, sizeof dir, "%s/random_%d", RUN_DIR, i);
 		/* the same NAME twice: the last one wins */
-		run_result r = expect_run(0, NULL, ARGS("run", ident, "--in",
+		cli_result r = expect_run(0, NULL, ARGS("run", ident, "--in",
 			"x=random:1x1x1x1", "--in", "x=random:2x3x5x7", "--seed",
 			seeds[i], "--out", dir));
-		free_result(&r);
+		cli_result_free(&r);
 		char file[300];
 		snprintf(file, sizeof file, "%s/output_0.pb", dir);
 		t[i] = read_output(file, "x", SC_FLOAT, 4, dims);
@@ -808,15 +655,12 @@ static void test_bench(void **state)
 	/* x float [N, 3, 4, 5] -> x */
 	graph_model *m = new_model(13);
 	graph *g = m->graph;
-	int x = value(g, "x");
-	set_type(g, x, SC_FLOAT, 4, (const char *const[]){"N", "3", "4", "5"});
-	add_io(&g->inputs, &g->n_inputs, g, x, VALUE_INPUT);
-	add_io(&g->outputs, &g->n_outputs, g, x, VALUE_OUTPUT);
+	push_output(g, input(g, "x", SC_FLOAT, "N,3,4,5"));
 	const char *model = RUN_DIR "/bench.onnx";
 	save_model(m, model);
 	write_passthrough_model(RUN_DIR "/passthrough.onnx");
 
-	run_result r = expect_run(0, NULL, ARGS("bench", model, "--batch", "6",
+	cli_result r = expect_run(0, NULL, ARGS("bench", model, "--batch", "6",
 						"--repeat", "5", "--warmup", "1",
 						"--threads", "1"));
 	assert_non_null(strstr(r.out, "input: x float32 [6, 3, 4, 5] from random\n"));
@@ -831,14 +675,14 @@ static void test_bench(void **state)
 	       mx = report_value(r.out, "max_ms");
 	assert_true(mn >= 0 && mn <= md && md <= mx);
 	assert_true(report_value(r.out, "peak_rss_kib") > 0);
-	free_result(&r);
+	cli_result_free(&r);
 
 	/* --in random:SHAPE, and --in from a file */
 	r = expect_run(0, NULL, ARGS("bench", model, "--in", "x=random:2x3x4x5",
 				     "--repeat", "1"));
 	assert_non_null(strstr(r.out, "input: x float32 [2, 3, 4, 5] from random:2x3x4x5\n"));
 	assert_non_null(strstr(r.out, "runs: 2 warm-up, 1 timed\n"));
-	free_result(&r);
+	cli_result_free(&r);
 
 	expect_fail(2, NEEDLES("--repeat", "'0'"), ARGS("bench", model, "--repeat", "0"));
 	expect_fail(2, NEEDLES("--batch", "'x'"), ARGS("bench", model, "--batch", "x"));
@@ -860,16 +704,16 @@ static void test_help(void **state)
 {
 	(void)state;
 	make_dir(RUN_DIR);
-	run_result r = expect_run(0, NULL, ARGS("run", "--help"));
+	cli_result r = expect_run(0, NULL, ARGS("run", "--help"));
 	assert_non_null(strstr(r.out, "usage: supcon run MODEL.onnx --in NAME=FILE"));
 	assert_non_null(strstr(r.out, "--out DIR"));
 	assert_non_null(strstr(r.out, "[1, C, H, W]"));
-	free_result(&r);
+	cli_result_free(&r);
 	r = expect_run(0, NULL, ARGS("bench", "--help"));
 	assert_non_null(strstr(r.out, "usage: supcon bench MODEL.onnx"));
 	assert_non_null(strstr(r.out, "--batch B"));
 	assert_non_null(strstr(r.out, "median_ms: X"));
-	free_result(&r);
+	cli_result_free(&r);
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 'use strict';
 
 const path = require('path');
+const { loadOrt, sessionOptions } = require(path.join(__dirname, 'ort_node.js'));
 
 function die(code, msg) {
   console.error(`bench_infer.js: ${msg}`);
@@ -39,22 +40,6 @@ function parseArgs(argv) {
   return a;
 }
 
-function loadOrt(prefix) {
-  const where = prefix ? path.resolve(prefix, 'node_modules', 'onnxruntime-node')
-                       : 'onnxruntime-node';
-  try {
-    const ort = require(where);
-    let version = '?';
-    try {
-      version = require(`${where}/package.json`).version;
-    } catch (e) { /* only for the report */ }
-    return { ort, version };
-  } catch (e) {
-    die(1, `cannot load onnxruntime-node from ${where}; run tools/install-ort.sh`);
-  }
-  return null;
-}
-
 // splitmix64 in BigInt is slow for 2.4M values; a 32-bit xorshift is plenty
 // for timing data.
 function randomFloats(n, seed) {
@@ -75,15 +60,14 @@ function nowMs() {
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
-  const { ort, version } = loadOrt(a.ort);
+  let ort, version;
+  try {
+    ({ ort, version } = loadOrt(a.ort));
+  } catch (e) {
+    die(1, e.message);
+  }
   ort.env.logLevel = 'error';
-  const session = await ort.InferenceSession.create(a.model, {
-    intraOpNumThreads: a.threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const session = await ort.InferenceSession.create(a.model, sessionOptions(a.threads));
   const feeds = {};
   let batch = 1;
   session.inputNames.forEach((name, i) => {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "runtime/graph.h"
+#include "runtime/plan.h"
 #include "runtime/status.h"
 #include "runtime/tensor.h"
 
@@ -58,6 +59,16 @@ typedef struct cli_args {
 	int n_opts;
 } cli_args;
 
+/* What a command accepts and what its --help says. */
+typedef struct cli_spec {
+	const char *cmd;           /* "run" */
+	const char *synopsis;      /* arguments shown after "supcon CMD" */
+	const char *description;
+	const char *epilog;        /* printed after the options; NULL for none */
+	cli_opt *opts;
+	int n_opts;
+} cli_spec;
+
 /* Parses argv[0..argc) (the words after the command name) against opts.
  * Returns SC_OK, or SC_EINVAL with a one-line message naming the flag
  * (unknown option, missing value, value given to a flag) in err, or
@@ -92,6 +103,20 @@ int cli_fail(const char *cmd, const sc_error *err);
 void cli_usage(FILE *f, const char *cmd, const char *synopsis,
 	       const char *description, const cli_opt *opts, int n_opts);
 
+/* The start every command shares: parses argv against spec's options and
+ * answers --help with the usage (and the epilog) on stdout.  Returns 1
+ * when the command goes on with *args, which it then releases with
+ * cli_args_free(); else 0 with the exit status in *status and nothing to
+ * release. */
+int cli_begin(const cli_spec *spec, int argc, char **argv, cli_args *args,
+	      int *status);
+
+/* The single MODEL.onnx positional argument of a command, in *path.
+ * SC_EINVAL saying it is missing (with the synopsis) or that more than
+ * one was given. */
+int cli_one_model(const cli_spec *spec, const cli_args *a, const char **path,
+		  sc_error *err);
+
 /* Checks that path names a readable regular file before anything else is
  * done with it, so a missing or unreadable model is bad input (exit 2) with
  * a clear message rather than an I/O failure deep in a loader.  Fills err
@@ -120,6 +145,9 @@ int cli_make_output_dir(const char *dir, const char *flag, sc_error *err);
 int cli_finish(const char *cmd, int status);
 
 /* --- output helpers ---------------------------------------------------- */
+
+/* Writes "float32 [2, 3]": t's dtype and dims. */
+void cli_print_shape(FILE *f, const sc_tensor *t);
 
 /* Writes s as a JSON string literal (with the quotes).  Control characters
  * are escaped, invalid UTF-8 becomes U+FFFD, so the output always parses. */
@@ -167,6 +195,24 @@ int cli_inputs_check_complete(const graph_model *m, const cli_inputs *in,
 			      sc_error *err);
 
 void cli_inputs_free(cli_inputs *in);
+
+/* A model ready to run, as `run` and `bench` set it up. */
+typedef struct cli_session {
+	graph_model *m;
+	plan *p;
+	cli_inputs in;
+} cli_session;
+
+/* Loads and validates the model at path (cli_load_model), builds its plan
+ * on `threads` OpenMP threads (0: all cores), which refuses a model with
+ * unsupported ops before anything runs, and loads every `--in` of a
+ * against it (cli_inputs_load with seed).  Messages name the path or the
+ * --in value.  What was built stays in s for cli_session_close(), on
+ * failure too. */
+int cli_session_open(cli_session *s, const char *path, int threads,
+		     const cli_args *a, uint64_t seed, sc_error *err);
+
+void cli_session_close(cli_session *s);
 
 /* Decodes a PNG file into a new owned float32 [1, C, H, W] tensor in [0, 1].
  * C is the image's own channel count, as libpng's simplified API reports

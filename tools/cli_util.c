@@ -1,5 +1,6 @@
-/* cli_util.c: option parsing, one-line errors, usage text and JSON strings
- * shared by every `supcon` subcommand; see cli.h. */
+/* cli_util.c: option parsing, one-line errors, usage text, the start of
+ * every command, shapes and JSON strings shared by every `supcon`
+ * subcommand; see cli.h. */
 #include "cli.h"
 
 #include <errno.h>
@@ -237,6 +238,39 @@ void cli_usage(FILE *f, const char *cmd, const char *synopsis,
 	fprintf(f, "  %-24s %s\n", "-h, --help", "show this help and exit");
 }
 
+int cli_begin(const cli_spec *spec, int argc, char **argv, cli_args *args,
+	      int *status)
+{
+	sc_error err = {0};
+	if (cli_parse(argc, argv, spec->opts, spec->n_opts, args, &err) != SC_OK) {
+		*status = cli_fail(spec->cmd, &err);
+		return 0;
+	}
+	if (!args->help)
+		return 1;
+	cli_usage(stdout, spec->cmd, spec->synopsis, spec->description,
+		  spec->opts, spec->n_opts);
+	if (spec->epilog)
+		printf("\n%s\n", spec->epilog);
+	cli_args_free(args);
+	*status = cli_finish(spec->cmd, CLI_EXIT_OK);
+	return 0;
+}
+
+int cli_one_model(const cli_spec *spec, const cli_args *a, const char **path,
+		  sc_error *err)
+{
+	*path = NULL;
+	if (a->n_pos == 0)
+		return sc_fail(err, SC_EINVAL, "missing MODEL.onnx (usage: supcon %s %s)",
+			       spec->cmd, spec->synopsis);
+	if (a->n_pos > 1)
+		return sc_fail(err, SC_EINVAL, "expected one MODEL.onnx, got %d arguments "
+			       "(second: '%s')", a->n_pos, a->pos[1]);
+	*path = a->pos[0];
+	return SC_OK;
+}
+
 int cli_check_input_file(const char *path, const char *what, sc_error *err)
 {
 	struct stat st;
@@ -372,6 +406,16 @@ int cli_finish(const char *cmd, int status)
 		return status ? status : CLI_EXIT_FAIL;
 	}
 	return status;
+}
+
+/* --- output ---------------------------------------------------------------- */
+
+void cli_print_shape(FILE *f, const sc_tensor *t)
+{
+	fprintf(f, "%s [", tensor_dtype_name(t->dtype));
+	for (int d = 0; d < t->rank; d++)
+		fprintf(f, "%s%lld", d ? ", " : "", (long long)t->dims[d]);
+	fputc(']', f);
 }
 
 /* --- JSON ---------------------------------------------------------------- */

@@ -28,28 +28,29 @@ static cli_opt bench_opts[] = {
 	{"seed", 0, CLI_VALUE, "N", "seed of the random inputs (default 1)", 0, 0, 0, 0},
 };
 
-#define N_BENCH_OPTS ((int)(sizeof bench_opts / sizeof bench_opts[0]))
-
-static const char bench_synopsis[] =
-	"MODEL.onnx [--in NAME=FILE ...] [--batch B] [--threads N] [--warmup N] [--repeat N]";
-static const char bench_description[] =
-	"Times repeated runs of MODEL.onnx after warm-up runs and prints the first\n"
-	"run (which prepares every node and plans the memory), min/median/mean/max\n"
-	"of the timed runs in ms, the throughput in items/s (the batch is the first\n"
-	"dim of the model's first input), the activation arena against the sum of\n"
-	"all intermediates, and the peak RSS. The last line is `median_ms: X`.\n"
-	"Inputs come from --in like `supcon run`'s, or are made up: an input with\n"
-	"no --in gets seeded uniform [0, 1) data of its declared shape, with a\n"
-	"symbolic first dim set to --batch. Example:\n"
-	"  supcon bench resnet50.onnx --batch 16 --threads 2";
+static const cli_spec bench_spec = {
+	.cmd = "bench",
+	.synopsis = "MODEL.onnx [--in NAME=FILE ...] [--batch B] [--threads N] "
+		    "[--warmup N] [--repeat N]",
+	.description =
+		"Times repeated runs of MODEL.onnx after warm-up runs and prints the first\n"
+		"run (which prepares every node and plans the memory), min/median/mean/max\n"
+		"of the timed runs in ms, the throughput in items/s (the batch is the first\n"
+		"dim of the model's first input), the activation arena against the sum of\n"
+		"all intermediates, and the peak RSS. The last line is `median_ms: X`.\n"
+		"Inputs come from --in like `supcon run`'s, or are made up: an input with\n"
+		"no --in gets seeded uniform [0, 1) data of its declared shape, with a\n"
+		"symbolic first dim set to --batch. Example:\n"
+		"  supcon bench resnet50.onnx --batch 16 --threads 2",
+	.opts = bench_opts,
+	.n_opts = (int)(sizeof bench_opts / sizeof bench_opts[0]),
+};
 
 typedef struct bench_job {
 	const char *model_path;
 	long long threads, warmup, repeat, batch, seed;
 	int batch_given;
-	graph_model *m;
-	plan *p;
-	cli_inputs in;
+	cli_session s;
 	double *ms;
 	double first_ms;
 } bench_job;
@@ -69,15 +70,10 @@ static int cmp_double(const void *a, const void *b)
 
 static int parse_bench_args(const cli_args *a, bench_job *job, sc_error *err)
 {
-	if (a->n_pos == 0)
-		return sc_fail(err, SC_EINVAL, "missing MODEL.onnx (usage: supcon bench %s)",
-			       bench_synopsis);
-	if (a->n_pos > 1)
-		return sc_fail(err, SC_EINVAL, "expected one MODEL.onnx, got %d arguments "
-			       "(second: '%s')", a->n_pos, a->pos[1]);
-	job->model_path = a->pos[0];
-	job->batch_given = cli_has(a, "batch");
 	int rc;
+	if ((rc = cli_one_model(&bench_spec, a, &job->model_path, err)))
+		return rc;
+	job->batch_given = cli_has(a, "batch");
 	if ((rc = cli_int_option(a, "threads", 1, 4096, 0, &job->threads, err)) ||
 	    (rc = cli_int_option(a, "warmup", 0, 1000000, 2, &job->warmup, err)) ||
 	    (rc = cli_int_option(a, "repeat", 1, 1000000, 10, &job->repeat, err)) ||
@@ -87,17 +83,12 @@ static int parse_bench_args(const cli_args *a, bench_job *job, sc_error *err)
 	return SC_OK;
 }
 
-static int prepare_inputs(const cli_args *a, bench_job *job, sc_error *err)
+/* Random data for the inputs without --in. */
+static int fill_inputs(bench_job *job, sc_error *err)
 {
-	const cli_opt *in = cli_find(a, "in");
-	int rc = cli_inputs_load(job->m, in->values, in->n_values,
-				 (uint64_t)job->seed, &job->in, err);
-	if (rc != SC_OK)
-		return rc;
 	int filled = 0;
-	rc = cli_inputs_fill_random(job->m, job->batch_given ? job->batch : 0,
-				    (uint64_t)job->seed,
-				    &job->in, &filled, err);
+	int rc = cli_inputs_fill_random(job->s.m, job->batch_given ? job->batch : 0,
+					(uint64_t)job->seed, &job->s.in, &filled, err);
 	if (rc != SC_OK)
 		return rc;
 	if (job->batch_given && filled == 0)
@@ -114,7 +105,8 @@ static int timed_runs(bench_job *job, sc_error *err)
 	long long total = job->warmup + job->repeat;
 	for (long long r = 0; r < total; r++) {
 		double t0 = now_ms();
-		int rc = plan_run(job->p, job->in.n, job->in.names_view, job->in.tensors, err);
+		const cli_session *s = &job->s;
+		int rc = plan_run(s->p, s->in.n, s->in.names_view, s->in.tensors, err);
 		double dt = now_ms() - t0;
 		if (rc != SC_OK)
 			return rc;
@@ -129,21 +121,21 @@ static int timed_runs(bench_job *job, sc_error *err)
 /* dim 0 of the model's first input, as bound in this run; 1 for a scalar */
 static int64_t batch_of(const bench_job *job, const char **name)
 {
-	*name = plan_input_count(job->p) > 0 ? plan_input_name(job->p, 0) : NULL;
-	for (int i = 0; *name && i < job->in.n; i++)
-		if (strcmp(job->in.names[i], *name) == 0)
-			return job->in.values[i].rank > 0 ? job->in.values[i].dims[0] : 1;
+	const cli_inputs *in = &job->s.in;
+	*name = plan_input_count(job->s.p) > 0 ? plan_input_name(job->s.p, 0) : NULL;
+	for (int i = 0; *name && i < in->n; i++)
+		if (strcmp(in->names[i], *name) == 0)
+			return in->values[i].rank > 0 ? in->values[i].dims[0] : 1;
 	return 1;
 }
 
 static void print_inputs(const bench_job *job)
 {
-	for (int i = 0; i < job->in.n; i++) {
-		const sc_tensor *t = &job->in.values[i];
-		printf("input: %s %s [", job->in.names[i], tensor_dtype_name(t->dtype));
-		for (int d = 0; d < t->rank; d++)
-			printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
-		printf("] from %s\n", job->in.sources[i]);
+	const cli_inputs *in = &job->s.in;
+	for (int i = 0; i < in->n; i++) {
+		printf("input: %s ", in->names[i]);
+		cli_print_shape(stdout, &in->values[i]);
+		printf(" from %s\n", in->sources[i]);
 	}
 }
 
@@ -157,7 +149,7 @@ static void print_report(const bench_job *job)
 	double median = n % 2 ? job->ms[n / 2] : (job->ms[n / 2 - 1] + job->ms[n / 2]) / 2;
 	const char *first_input;
 	int64_t batch = batch_of(job, &first_input);
-	size_t arena = plan_arena_bytes(job->p), total = plan_total_bytes(job->p);
+	size_t arena = plan_arena_bytes(job->s.p), total = plan_total_bytes(job->s.p);
 	struct rusage ru;
 	long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 
@@ -187,15 +179,10 @@ static void print_report(const bench_job *job)
 
 static int bench_job_do(const cli_args *a, bench_job *job, sc_error *err)
 {
-	int rc = cli_load_model(job->model_path, 0, &job->m, err);
-	if (rc != SC_OK)
-		return rc;
-	plan_options opt = {.threads = (int)job->threads};
-	if ((rc = plan_create(job->m, &opt, &job->p, err))) {
-		sc_error_prefix(err, "%s: ", job->model_path);
-		return rc;
-	}
-	if ((rc = prepare_inputs(a, job, err)) || (rc = timed_runs(job, err)))
+	int rc;
+	if ((rc = cli_session_open(&job->s, job->model_path, (int)job->threads, a,
+				   (uint64_t)job->seed, err)) ||
+	    (rc = fill_inputs(job, err)) || (rc = timed_runs(job, err)))
 		return rc;
 	print_report(job);
 	return SC_OK;
@@ -204,25 +191,17 @@ static int bench_job_do(const cli_args *a, bench_job *job, sc_error *err)
 int cmd_bench(int argc, char **argv)
 {
 	cli_args args;
+	int status;
+	if (!cli_begin(&bench_spec, argc, argv, &args, &status))
+		return status;
 	sc_error err = {0};
-	int rc = cli_parse(argc, argv, bench_opts, N_BENCH_OPTS, &args, &err);
-	if (rc != SC_OK)
-		return cli_fail("bench", &err);
-	if (args.help) {
-		cli_usage(stdout, "bench", bench_synopsis, bench_description,
-			  bench_opts, N_BENCH_OPTS);
-		cli_args_free(&args);
-		return cli_finish("bench", CLI_EXIT_OK);
-	}
 	bench_job job;
 	memset(&job, 0, sizeof job);
-	rc = parse_bench_args(&args, &job, &err);
+	int rc = parse_bench_args(&args, &job, &err);
 	if (rc == SC_OK)
 		rc = bench_job_do(&args, &job, &err);
 	free(job.ms);
-	plan_free(job.p);
-	cli_inputs_free(&job.in);
-	graph_model_free(job.m);
+	cli_session_close(&job.s);
 	cli_args_free(&args);
 	if (rc != SC_OK)
 		return cli_fail("bench", &err);

@@ -20,12 +20,19 @@ static cli_opt demo_opts[] = {
 	{"out", 0, CLI_VALUE, "DIR", "run directory (default runs/demo)", 0, 0, 0, 0},
 };
 
-#define N_DEMO_OPTS ((int)(sizeof demo_opts / sizeof demo_opts[0]))
-
-static const char demo_description[] =
-	"Trains a ResNet-18 encoder on Fashion-MNIST with the SupCon loss (stage 1),\n"
-	"freezes it and trains a linear classifier with cross-entropy (stage 2),\n"
-	"exports the classifier as ONNX and reports its test accuracy.";
+static const cli_spec demo_spec = {
+	.cmd = "demo",
+	.synopsis = "[--out DIR]",
+	.description =
+		"Trains a ResNet-18 encoder on Fashion-MNIST with the SupCon loss (stage 1),\n"
+		"freezes it and trains a linear classifier with cross-entropy (stage 2),\n"
+		"exports the classifier as ONNX and reports its test accuracy.",
+	.epilog =
+		"For now only the dataset check runs; training, stage 2 and\n"
+		"export are not implemented yet.",
+	.opts = demo_opts,
+	.n_opts = (int)(sizeof demo_opts / sizeof demo_opts[0]),
+};
 
 static int check_dataset(sc_error *err)
 {
@@ -45,18 +52,10 @@ static int check_dataset(sc_error *err)
 int cmd_demo(int argc, char **argv)
 {
 	cli_args args;
+	int status;
+	if (!cli_begin(&demo_spec, argc, argv, &args, &status))
+		return status;
 	sc_error err = {0};
-	int rc = cli_parse(argc, argv, demo_opts, N_DEMO_OPTS, &args, &err);
-	if (rc != SC_OK)
-		return cli_fail("demo", &err);
-	if (args.help) {
-		cli_usage(stdout, "demo", "[--out DIR]", demo_description,
-			  demo_opts, N_DEMO_OPTS);
-		printf("\nFor now only the dataset check runs; training, stage 2 and\n"
-		       "export are not implemented yet.\n");
-		cli_args_free(&args);
-		return cli_finish("demo", CLI_EXIT_OK);
-	}
 	if (args.n_pos > 0) {
 		cli_error("demo", "unexpected argument '%s' (usage: supcon demo [--out DIR])",
 			  args.pos[0]);
@@ -64,7 +63,7 @@ int cmd_demo(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	const char *out = cli_value(&args, "out", "runs/demo");
-	rc = check_dataset(&err);
+	int rc = check_dataset(&err);
 	if (rc != SC_OK) {
 		cli_args_free(&args);
 		return cli_fail("demo", &err);

@@ -20,14 +20,17 @@ static cli_opt info_opts[] = {
 	{"json", 0, CLI_FLAG, NULL, "print one JSON object instead of text", 0, 0, 0, 0},
 };
 
-#define N_INFO_OPTS ((int)(sizeof info_opts / sizeof info_opts[0]))
-
-static const char info_synopsis[] = "MODEL.onnx [--json]";
-static const char info_description[] =
-	"Loads and validates MODEL.onnx and prints its IR version, opset imports,\n"
-	"inputs and outputs (name, dtype, shape with symbolic dims), node count,\n"
-	"op histogram and initializer_elements (elements of floating-point\n"
-	"initializers). Graph inputs that are initializers are not listed.";
+static const cli_spec info_spec = {
+	.cmd = "info",
+	.synopsis = "MODEL.onnx [--json]",
+	.description =
+		"Loads and validates MODEL.onnx and prints its IR version, opset imports,\n"
+		"inputs and outputs (name, dtype, shape with symbolic dims), node count,\n"
+		"op histogram and initializer_elements (elements of floating-point\n"
+		"initializers). Graph inputs that are initializers are not listed.",
+	.opts = info_opts,
+	.n_opts = (int)(sizeof info_opts / sizeof info_opts[0]),
+};
 
 /* --- facts ---------------------------------------------------------------- */
 
@@ -380,31 +383,15 @@ static void print_text(FILE *f, const char *path, const graph_model *m,
 int cmd_info(int argc, char **argv)
 {
 	cli_args args;
+	int status;
+	if (!cli_begin(&info_spec, argc, argv, &args, &status))
+		return status;
 	sc_error err = {0};
-	int rc = cli_parse(argc, argv, info_opts, N_INFO_OPTS, &args, &err);
-	if (rc != SC_OK)
-		return cli_fail("info", &err);
-	if (args.help) {
-		cli_usage(stdout, "info", info_synopsis, info_description,
-			  info_opts, N_INFO_OPTS);
-		cli_args_free(&args);
-		return cli_finish("info", CLI_EXIT_OK);
-	}
-	if (args.n_pos != 1) {
-		if (args.n_pos == 0)
-			cli_error("info", "missing MODEL.onnx (usage: supcon info %s)",
-				  info_synopsis);
-		else
-			cli_error("info", "expected one MODEL.onnx, got %d arguments "
-				  "(second: '%s')", args.n_pos, args.pos[1]);
-		cli_args_free(&args);
-		return CLI_EXIT_USAGE;
-	}
-	const char *path = args.pos[0];
-	int json = cli_has(&args, "json");
-
+	const char *path;
 	graph_model *m = NULL;
-	rc = cli_load_model(path, 1, &m, &err);
+	int rc = cli_one_model(&info_spec, &args, &path, &err);
+	if (rc == SC_OK)
+		rc = cli_load_model(path, 1, &m, &err);
 	if (rc != SC_OK) {
 		cli_args_free(&args);
 		return cli_fail("info", &err);
@@ -413,7 +400,7 @@ int cmd_info(int argc, char **argv)
 	int n_hist = 0;
 	rc = op_histogram(m->graph, &hist, &n_hist, &err);
 	if (rc == SC_OK) {
-		if (json)
+		if (cli_has(&args, "json"))
 			print_json(stdout, m, hist, n_hist);
 		else
 			print_text(stdout, path, m, hist, n_hist);

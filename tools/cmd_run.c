@@ -25,43 +25,39 @@ static cli_opt run_opts[] = {
 	 "(not implemented yet)", 0, 0, 0, 0},
 };
 
-#define N_RUN_OPTS ((int)(sizeof run_opts / sizeof run_opts[0]))
-
-static const char run_synopsis[] =
-	"MODEL.onnx --in NAME=FILE ... [--grad NAME ...] [--threads N] --out DIR";
-static const char run_description[] =
-	"Runs MODEL.onnx once and writes its outputs, in graph order, as\n"
-	"DIR/output_0.pb, DIR/output_1.pb, ... (ONNX TensorProto files named after\n"
-	"the outputs). Every graph input that is not an initializer needs an --in.\n"
-	"FILE is a TensorProto .pb (the ONNX test-data format) or a PNG, which\n"
-	"becomes float32 [1, C, H, W] in [0, 1] with the image's own channels\n"
-	"(1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palettes become RGB, 16-bit\n"
-	"samples are divided by 65535). random:SHAPE (e.g. random:1x3x224x224)\n"
-	"gives seeded uniform [0, 1) data. A model with ops supcon does not\n"
-	"implement is refused before anything runs.";
+static const cli_spec run_spec = {
+	.cmd = "run",
+	.synopsis = "MODEL.onnx --in NAME=FILE ... [--grad NAME ...] [--threads N] --out DIR",
+	.description =
+		"Runs MODEL.onnx once and writes its outputs, in graph order, as\n"
+		"DIR/output_0.pb, DIR/output_1.pb, ... (ONNX TensorProto files named after\n"
+		"the outputs). Every graph input that is not an initializer needs an --in.\n"
+		"FILE is a TensorProto .pb (the ONNX test-data format) or a PNG, which\n"
+		"becomes float32 [1, C, H, W] in [0, 1] with the image's own channels\n"
+		"(1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; palettes become RGB, 16-bit\n"
+		"samples are divided by 65535). random:SHAPE (e.g. random:1x3x224x224)\n"
+		"gives seeded uniform [0, 1) data. A model with ops supcon does not\n"
+		"implement is refused before anything runs.",
+	.opts = run_opts,
+	.n_opts = (int)(sizeof run_opts / sizeof run_opts[0]),
+};
 
 typedef struct run_job {
 	const char *model_path;
 	const char *out_dir;
 	long long threads, seed;
-	graph_model *m;
-	plan *p;
-	cli_inputs in;
+	cli_session s;
 } run_job;
 
 static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
 {
-	if (a->n_pos == 0)
-		return sc_fail(err, SC_EINVAL, "missing MODEL.onnx (usage: supcon run %s)",
-			       run_synopsis);
-	if (a->n_pos > 1)
-		return sc_fail(err, SC_EINVAL, "expected one MODEL.onnx, got %d arguments "
-			       "(second: '%s')", a->n_pos, a->pos[1]);
-	job->model_path = a->pos[0];
+	int rc = cli_one_model(&run_spec, a, &job->model_path, err);
+	if (rc != SC_OK)
+		return rc;
 	job->out_dir = cli_value(a, "out", NULL);
 	if (!job->out_dir)
 		return sc_fail(err, SC_EINVAL, "missing --out DIR (the folder for the outputs)");
-	int rc = cli_int_option(a, "threads", 1, 4096, 0, &job->threads, err);
+	rc = cli_int_option(a, "threads", 1, 4096, 0, &job->threads, err);
 	if (rc == SC_OK)
 		rc = cli_int_option(a, "seed", 0, INT64_MAX, 1, &job->seed, err);
 	return rc;
@@ -70,10 +66,10 @@ static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
 /* Writes every output; prints one line per file. */
 static int write_outputs(const run_job *job, sc_error *err)
 {
-	int n = plan_output_count(job->p);
+	int n = plan_output_count(job->s.p);
 	for (int i = 0; i < n; i++) {
-		const sc_tensor *t = plan_output(job->p, i);
-		const char *name = plan_output_name(job->p, i);
+		const sc_tensor *t = plan_output(job->s.p, i);
+		const char *name = plan_output_name(job->s.p, i);
 		if (!t)
 			return sc_fail(err, SC_EINTERNAL, "output %d ('%s') was not computed",
 				       i, name);
@@ -88,10 +84,9 @@ static int write_outputs(const run_job *job, sc_error *err)
 		snprintf(path, len, "%.*s/output_%d.pb", dir_len, job->out_dir, i);
 		int rc = onnx_tensor_save_file(t, name, path, err);
 		if (rc == SC_OK) {
-			printf("%s  %s  %s [", path, name, tensor_dtype_name(t->dtype));
-			for (int d = 0; d < t->rank; d++)
-				printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
-			printf("]\n");
+			printf("%s  %s  ", path, name);
+			cli_print_shape(stdout, t);
+			putchar('\n');
 		}
 		free(path);
 		if (rc != SC_OK)
@@ -102,21 +97,14 @@ static int write_outputs(const run_job *job, sc_error *err)
 
 static int run_job_do(const cli_args *a, run_job *job, sc_error *err)
 {
-	int rc = cli_load_model(job->model_path, 0, &job->m, err);
-	if (rc != SC_OK)
-		return rc;
-	plan_options opt = {.threads = (int)job->threads};
-	if ((rc = plan_create(job->m, &opt, &job->p, err))) {
-		sc_error_prefix(err, "%s: ", job->model_path);
-		return rc;
-	}
-	const cli_opt *in = cli_find(a, "in");
-	if ((rc = cli_inputs_load(job->m, in->values, in->n_values,
-				  (uint64_t)job->seed, &job->in, err)) ||
-	    (rc = cli_inputs_check_complete(job->m, &job->in, err)) ||
+	cli_session *s = &job->s;
+	int rc;
+	if ((rc = cli_session_open(s, job->model_path, (int)job->threads, a,
+				   (uint64_t)job->seed, err)) ||
+	    (rc = cli_inputs_check_complete(s->m, &s->in, err)) ||
 	    (rc = cli_make_output_dir(job->out_dir, "--out", err)))
 		return rc;
-	rc = plan_run(job->p, job->in.n, job->in.names_view, job->in.tensors, err);
+	rc = plan_run(s->p, s->in.n, s->in.names_view, s->in.tensors, err);
 	if (rc != SC_OK)
 		return rc;
 	return write_outputs(job, err);
@@ -125,19 +113,13 @@ static int run_job_do(const cli_args *a, run_job *job, sc_error *err)
 int cmd_run(int argc, char **argv)
 {
 	cli_args args;
+	int status;
+	if (!cli_begin(&run_spec, argc, argv, &args, &status))
+		return status;
 	sc_error err = {0};
-	int rc = cli_parse(argc, argv, run_opts, N_RUN_OPTS, &args, &err);
-	if (rc != SC_OK)
-		return cli_fail("run", &err);
-	if (args.help) {
-		cli_usage(stdout, "run", run_synopsis, run_description, run_opts,
-			  N_RUN_OPTS);
-		cli_args_free(&args);
-		return cli_finish("run", CLI_EXIT_OK);
-	}
 	run_job job;
 	memset(&job, 0, sizeof job);
-	rc = parse_run_args(&args, &job, &err);
+	int rc = parse_run_args(&args, &job, &err);
 	if (rc == SC_OK && cli_has(&args, "grad")) {
 		cli_args_free(&args);
 		cli_error("run", "--grad is not implemented yet");
@@ -145,9 +127,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (rc == SC_OK)
 		rc = run_job_do(&args, &job, &err);
-	plan_free(job.p);
-	cli_inputs_free(&job.in);
-	graph_model_free(job.m);
+	cli_session_close(&job.s);
 	cli_args_free(&args);
 	if (rc != SC_OK)
 		return cli_fail("run", &err);

@@ -1,7 +1,7 @@
 /* tensor_io.c: the tensors `supcon run` and `supcon bench` feed a model:
  * `--in NAME=FILE.pb` (TensorProto), `--in NAME=FILE.png` (libpng) and
  * `--in NAME=random:SHAPE` or, for bench, random data of the declared
- * shape; see cli.h. */
+ * shape; and the session both set up (model, plan, inputs); see cli.h. */
 #include "cli.h"
 
 #include <errno.h>
@@ -528,4 +528,31 @@ int cli_inputs_check_complete(const graph_model *m, const cli_inputs *in,
 				       val->name, val->name);
 	}
 	return SC_OK;
+}
+
+/* --- the session of run and bench ---------------------------------------- */
+
+int cli_session_open(cli_session *s, const char *path, int threads,
+		     const cli_args *a, uint64_t seed, sc_error *err)
+{
+	memset(s, 0, sizeof *s);
+	int rc = cli_load_model(path, 0, &s->m, err);
+	if (rc != SC_OK)
+		return rc;
+	plan_options opt = {.threads = threads};
+	if ((rc = plan_create(s->m, &opt, &s->p, err))) {
+		sc_error_prefix(err, "%s: ", path);
+		return rc;
+	}
+	const cli_opt *in = cli_find(a, "in");
+	return cli_inputs_load(s->m, in ? in->values : NULL, in ? in->n_values : 0,
+			       seed, &s->in, err);
+}
+
+void cli_session_close(cli_session *s)
+{
+	plan_free(s->p);
+	cli_inputs_free(&s->in);
+	graph_model_free(s->m);
+	memset(s, 0, sizeof *s);
 }
