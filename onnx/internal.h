@@ -36,4 +36,20 @@ int onnx_check_nesting(const void *buf, size_t len,
 int onnx_map_file(const char *path, void **data, size_t *len, sc_error *err);
 void onnx_unmap_file(void *data, size_t len);
 
+/* Storage the saver lends to helpers that add to its proto tree: n zeroed
+ * items of size bytes, alive until saving ends; NULL when out of memory. */
+typedef void *(*onnx_alloc_fn)(void *ctx, size_t n, size_t size);
+
+/* supcon_function.c: the FunctionProto of ai.supcon SupConLoss at `opset`
+ * (ONNX_SUPCON_OPSET_MIN..MAX, else SC_EUNSUPPORTED), built from alloc. */
+int onnx_supcon_function(int64_t opset, onnx_alloc_fn alloc, void *ctx,
+			 Onnx__FunctionProto **out, sc_error *err);
+
+/* When p's graph calls ai.supcon SupConLoss: writes every call's
+ * attributes out in full and appends the function to p->functions
+ * (raising ir_version to 8) if the model's opset allows; see onnx.h.
+ * Does nothing for other models. */
+int onnx_supcon_attach(Onnx__ModelProto *p, onnx_alloc_fn alloc, void *ctx,
+		       sc_error *err);
+
 #endif

@@ -53,4 +53,25 @@ int onnx_tensor_load_memory(const void *buf, size_t len, const char *label,
 int onnx_tensor_save_file(const sc_tensor *t, const char *name,
 			  const char *path, sc_error *err);
 
+/* ai.supcon SupConLoss (ops/supcon_loss.c) runs here as one fused kernel.
+ * So that other runtimes can run models that call it, onnx_save_file and
+ * onnx_save_memory attach to every such model a FunctionProto body made of
+ * standard ops (onnx/supcon_function.c; float32 features), when the model
+ * imports the default domain at an opset in the range below or not at all
+ * (other opsets get no body).  They also write each call's attributes out
+ * in full, because an IR 8 function cannot give its attributes defaults.
+ * Loading such a file inlines the body like any model-local function. */
+#define ONNX_SUPCON_OPSET_MIN 13
+#define ONNX_SUPCON_OPSET_MAX 17
+
+/* A new model (owned by the caller) that computes SupConLoss(features
+ * float32 [M, D], labels int64 [M]) -> loss with the given attributes from
+ * the function body alone: a call saved and loaded again, so its nodes are
+ * exactly what other runtimes execute.  reduction NULL means "mean".
+ * SC_EUNSUPPORTED for an opset outside the range above. */
+int onnx_supcon_body_model(int64_t opset, float temperature,
+			   float base_temperature, int normalize,
+			   const char *reduction, graph_model **out,
+			   sc_error *err);
+
 #endif

@@ -96,6 +96,13 @@ static int oom(saver *s, const char *what)
 #define ARENA_NEW(s, p, init_fn)					\
 	(((p) = arena_array(&(s)->mem, 1, sizeof *(p))) ? (init_fn(p), 1) : 0)
 
+/* The arena as an onnx_alloc_fn, for the helpers that add to the tree
+ * (onnx_supcon_attach). */
+static void *saver_alloc(void *ctx, size_t n, size_t size)
+{
+	return arena_array(&((saver *)ctx)->mem, n, size);
+}
+
 /* Borrowed string; protobuf-c wants char * but only reads through it. */
 static char *borrow(const char *str)
 {
@@ -700,7 +707,10 @@ static int model_to_proto(saver *s, const graph_model *m, Onnx__ModelProto *p)
 
 	if (!m->graph)
 		return sc_fail(s->err, SC_EINVAL, "model has no graph");
-	return graph_to_proto(s, m->graph, 0, &p->graph);
+	int rc = graph_to_proto(s, m->graph, 0, &p->graph);
+	if (!rc)
+		rc = onnx_supcon_attach(p, saver_alloc, s, s->err);
+	return rc;
 }
 
 /* Builds the proto tree of m into s->mem and checks it fits protobuf. */

@@ -27,6 +27,10 @@
  * Where (9-17): cond ? X : Y, all three broadcast.
  * Variadic with broadcasting (8-17; opsets 1-7 want equal shapes and run
  * the same kernel): Sum, Min, Max, Mean.
+ * Backward kernels in domain ai.supcon, opset 1 (elementwise_gradk.c):
+ *   ReluGrad, SigmoidGrad, TanhGrad, LeakyReluGrad, EluGrad, SeluGrad,
+ *   SoftplusGrad, HardSigmoidGrad, ClipGrad, DropoutGrad, PowGrad,
+ *   MinMaxGrad; elementwise_grad.c's rules emit them.
  *
  * This file holds the attribute specs, shape inference and the registry
  * table; the kernels live in elementwise_unary.c, elementwise_binary.c,
@@ -72,6 +76,19 @@ static const op_attr_spec dropout7_attrs[] = {
 
 static const op_attr_spec dropout12_attrs[] = {
 	{"seed", ATTR_INT},
+	{NULL, 0},
+};
+
+/* the backward kernels' (ai.supcon) */
+static const op_attr_spec act_grad_attrs[] = {
+	{"alpha", ATTR_FLOAT},
+	{"beta", ATTR_FLOAT},
+	{"gamma", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec wrt_attrs[] = {
+	{"wrt", ATTR_INT},
 	{NULL, 0},
 };
 
@@ -343,9 +360,11 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 	 .attrs = legacy_bcast_attrs, .infer = legacy_bcast_infer, BINARY_KERNEL}
 #define VARIADIC(nm) \
 	{.domain = "", .name = nm, .since = 1, .until = 7, \
-	 .attrs = consumed_attrs, .infer = variadic_infer, VARIADIC_KERNEL}, \
+	 .attrs = consumed_attrs, .infer = variadic_infer, VARIADIC_KERNEL, \
+	 .grad = ew_variadic_grad, .grad_inputs = ~0u}, \
 	{.domain = "", .name = nm, .since = 8, .until = 17, \
-	 .attrs = NULL, .infer = variadic_infer, VARIADIC_KERNEL}
+	 .attrs = NULL, .infer = variadic_infer, VARIADIC_KERNEL, \
+	 .grad = ew_variadic_grad, .grad_inputs = ~0u}
 
 #define UNARY(nm, from) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
@@ -357,6 +376,15 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 #define UNARY_A(nm, from, spec) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
 	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL}
+#define UNARY_AG(nm, from, spec) \
+	{.domain = "", .name = nm, .since = from, .until = 17, \
+	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL, \
+	 .grad = ew_unary_grad, .grad_inputs = 1}
+/* ai.supcon backward kernels (elementwise_gradk.c) */
+#define ACT_GRAD(nm) \
+	{.domain = "ai.supcon", .name = nm, .since = 1, .until = 1, \
+	 .attrs = act_grad_attrs, .infer = infer_same_as_input, \
+	 .prepare = ew_act_grad_prepare, .run = ew_act_grad_run}
 
 const op_def op_elementwise_defs[] = {
 	UNARY_G("Relu", 6),
@@ -370,7 +398,7 @@ const op_def op_elementwise_defs[] = {
 	UNARY_G("Reciprocal", 6),
 	UNARY("Floor", 6),
 	UNARY("Ceil", 6),
-	UNARY("Softplus", 1),
+	UNARY_G("Softplus", 1),
 	UNARY("Softsign", 1),
 	UNARY("Not", 1),
 	{.domain = "", .name = "Identity", .since = 1, .until = 17,
@@ -391,12 +419,12 @@ const op_def op_elementwise_defs[] = {
 	UNARY("Sign", 9),
 	UNARY("Round", 11),
 	UNARY("HardSwish", 14),
-	UNARY_A("LeakyRelu", 6, alpha_attrs),
-	UNARY_A("Elu", 6, alpha_attrs),
+	UNARY_AG("LeakyRelu", 6, alpha_attrs),
+	UNARY_AG("Elu", 6, alpha_attrs),
 	UNARY_A("ThresholdedRelu", 10, alpha_attrs),
 	UNARY_A("Celu", 12, alpha_attrs),
-	UNARY_A("Selu", 6, selu_attrs),
-	UNARY_A("HardSigmoid", 6, alpha_beta_attrs),
+	UNARY_AG("Selu", 6, selu_attrs),
+	UNARY_AG("HardSigmoid", 6, alpha_beta_attrs),
 	UNARY_A("Shrink", 9, shrink_attrs),
 	{.domain = "", .name = "Trilu", .since = 14, .until = 17,
 	 .attrs = trilu_attrs, .infer = infer_same_as_input,
@@ -406,20 +434,26 @@ const op_def op_elementwise_defs[] = {
 	 .prepare = ew_cumsum_prepare, .run = ew_cumsum_run},
 	{.domain = "", .name = "Clip", .since = 6, .until = 10,
 	 .attrs = clip6_attrs, .infer = clip_infer,
-	 .prepare = ew_clip_prepare, .run = ew_clip_run},
+	 .prepare = ew_clip_prepare, .run = ew_clip_run,
+	 .grad = ew_clip_grad, .grad_inputs = 1},
 	{.domain = "", .name = "Clip", .since = 11, .until = 17,
 	 .attrs = NULL, .infer = clip_infer,
-	 .prepare = ew_clip_prepare, .run = ew_clip_run},
+	 .prepare = ew_clip_prepare, .run = ew_clip_run,
+	 .grad = ew_clip_grad, .grad_inputs = 7},
 	{.domain = "", .name = "Dropout", .since = 7, .until = 11,
 	 .attrs = dropout7_attrs, .infer = dropout_infer,
-	 .prepare = ew_dropout_prepare, .run = ew_dropout_run},
+	 .prepare = ew_dropout_prepare, .run = ew_dropout_run,
+	 .grad = ew_dropout_grad, .grad_inputs = 1},
 	{.domain = "", .name = "Dropout", .since = 12, .until = 17,
 	 .attrs = dropout12_attrs, .infer = dropout_infer,
-	 .prepare = ew_dropout_prepare, .run = ew_dropout_run},
+	 .prepare = ew_dropout_prepare, .run = ew_dropout_run,
+	 .grad = ew_dropout_grad, .grad_inputs = 1},
 	{.domain = "", .name = "Cast", .since = 6, .until = 17,
-	 .attrs = cast_attrs, .infer = cast_infer, CAST_KERNEL},
+	 .attrs = cast_attrs, .infer = cast_infer, CAST_KERNEL,
+	 .grad = ew_cast_grad, .grad_inputs = 1},
 	{.domain = "", .name = "CastLike", .since = 15, .until = 17,
-	 .attrs = NULL, .infer = cast_like_infer, CAST_KERNEL},
+	 .attrs = NULL, .infer = cast_like_infer, CAST_KERNEL,
+	 .grad = ew_cast_grad, .grad_inputs = 1},
 	{.domain = "", .name = "IsNaN", .since = 9, .until = 17,
 	 .attrs = NULL, .infer = to_bool_infer, MATH_KERNEL},
 	{.domain = "", .name = "IsInf", .since = 10, .until = 17,
@@ -448,7 +482,8 @@ const op_def op_elementwise_defs[] = {
 	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
 	 .grad = ew_div_grad, .grad_inputs = 3},
 	{.domain = "", .name = "Pow", .since = 7, .until = 17,
-	 .attrs = NULL, .infer = pow_infer, BINARY_KERNEL},
+	 .attrs = NULL, .infer = pow_infer, BINARY_KERNEL,
+	 .grad = ew_pow_grad, .grad_inputs = 3},
 	{.domain = "", .name = "Mod", .since = 10, .until = 17,
 	 .attrs = mod_attrs, .infer = arith_infer, BINARY_KERNEL},
 	{.domain = "", .name = "BitShift", .since = 11, .until = 17,
@@ -475,10 +510,33 @@ const op_def op_elementwise_defs[] = {
 	 .attrs = NULL, .infer = compare_infer, BINARY_KERNEL},
 	{.domain = "", .name = "Where", .since = 9, .until = 17,
 	 .attrs = NULL, .infer = where_infer,
-	 .prepare = ew_where_prepare, .run = ew_broadcast_run},
+	 .prepare = ew_where_prepare, .run = ew_broadcast_run,
+	 .grad = ew_where_grad, .grad_inputs = 6},
 	VARIADIC("Sum"),
 	VARIADIC("Min"),
 	VARIADIC("Max"),
 	VARIADIC("Mean"),
+	ACT_GRAD("ReluGrad"),
+	ACT_GRAD("SigmoidGrad"),
+	ACT_GRAD("TanhGrad"),
+	ACT_GRAD("LeakyReluGrad"),
+	ACT_GRAD("EluGrad"),
+	ACT_GRAD("SeluGrad"),
+	ACT_GRAD("SoftplusGrad"),
+	ACT_GRAD("HardSigmoidGrad"),
+	{.domain = "ai.supcon", .name = "ClipGrad", .since = 1, .until = 1,
+	 .attrs = clip6_attrs, .infer = ew_clip_grad_infer,
+	 .prepare = ew_clip_grad_prepare, .run = ew_clip_grad_run},
+	{.domain = "ai.supcon", .name = "DropoutGrad", .since = 1, .until = 1,
+	 .attrs = NULL, .infer = infer_same_as_input,
+	 .prepare = ew_dropout_grad_prepare, .run = ew_dropout_grad_run},
+	{.domain = "ai.supcon", .name = "PowGrad", .since = 1, .until = 1,
+	 .attrs = wrt_attrs, .infer = ew_pow_grad_infer,
+	 .prepare = ew_pow_grad_prepare, .run = ew_pow_grad_run,
+	 .release = ew_bwalk_release},
+	{.domain = "ai.supcon", .name = "MinMaxGrad", .since = 1, .until = 1,
+	 .attrs = wrt_attrs, .infer = ew_minmax_grad_infer,
+	 .prepare = ew_minmax_grad_prepare, .run = ew_minmax_grad_run,
+	 .release = ew_bwalk_release},
 	{0},
 };

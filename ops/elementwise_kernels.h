@@ -8,6 +8,8 @@
  *                         And/Or/Xor, Sum/Min/Max/Mean, Where
  *   elementwise_cast.c    Cast, CastLike
  *   elementwise_axis.c    Trilu, CumSum
+ *   elementwise_gradk.c   backward kernels (domain ai.supcon)
+ *   elementwise_grad.c    gradient rules
  *
  * Each prepare picks its loop from the node's op_type and the input dtypes
  * and keeps it, with whatever the loop needs, in k->state. */
@@ -59,6 +61,27 @@ void ew_store_int(int dtype, void *data, int64_t i, int64_t v);
 /* "node 'add1' (Add)" for messages; returns buf. */
 const char *ew_label(const op_kernel *k, char *buf, size_t len);
 
+/* Backward kernels, domain ai.supcon (elementwise_gradk.c): ReluGrad and
+ * the other activations' (act), ClipGrad, DropoutGrad, and the
+ * broadcasting PowGrad and MinMaxGrad (which share ew_bwalk_release). */
+int ew_act_grad_prepare(op_kernel *k, sc_error *err);
+int ew_act_grad_run(op_kernel *k, sc_error *err);
+int ew_clip_grad_prepare(op_kernel *k, sc_error *err);
+int ew_clip_grad_run(op_kernel *k, sc_error *err);
+int ew_clip_grad_infer(graph *g, const graph_node *n, int64_t opset,
+		       sc_error *err);
+int ew_dropout_grad_prepare(op_kernel *k, sc_error *err);
+int ew_dropout_grad_run(op_kernel *k, sc_error *err);
+int ew_pow_grad_prepare(op_kernel *k, sc_error *err);
+int ew_pow_grad_run(op_kernel *k, sc_error *err);
+int ew_pow_grad_infer(graph *g, const graph_node *n, int64_t opset,
+		      sc_error *err);
+int ew_minmax_grad_prepare(op_kernel *k, sc_error *err);
+int ew_minmax_grad_run(op_kernel *k, sc_error *err);
+int ew_minmax_grad_infer(graph *g, const graph_node *n, int64_t opset,
+			 sc_error *err);
+void ew_bwalk_release(op_kernel *k);
+
 /* Gradient rules (elementwise_grad.c). */
 struct grad_ctx;
 int ew_add_sub_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
@@ -69,5 +92,18 @@ int ew_div_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
 		sc_error *err);
 int ew_unary_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
 		  sc_error *err);
+int ew_pow_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		sc_error *err);
+int ew_clip_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		 sc_error *err);
+int ew_dropout_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		    sc_error *err);
+int ew_cast_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		 sc_error *err);
+int ew_where_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		  sc_error *err);
+/* Sum, Mean, Min, Max */
+int ew_variadic_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		     sc_error *err);
 
 #endif

@@ -21,7 +21,12 @@
  * rows (8 accumulators per row so the loop vectorises); when it is kept,
  * a block of neighbouring outputs folds column-wise, reading X in order.
  * Floating inputs accumulate in double (float16 and bfloat16 are widened
- * to float first), integers in 64 bits with wrap-around. */
+ * to float first), integers in 64 bits with wrap-around.
+ *
+ * Gradients (reduce_grad.c): ReduceSum, ReduceMean, ReduceMax, ReduceMin,
+ * ReduceL2, ReduceLogSumExp, ReduceSumSquare and LpNormalization, through
+ * the backward kernels ai.supcon.ReduceGrad and LpNormalizationGrad listed
+ * at the end of the table. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,8 +42,8 @@ static int omp_get_thread_num(void) { return 0; }
 
 #include "../runtime/exec.h"
 #include "infer_util.h"
+#include "reduce_grad.h"
 #include "registry.h"
-#include "../runtime/autodiff.h"
 
 static const op_attr_spec reduce_attrs[] = {
 	{"axes", ATTR_INTS},
@@ -1359,52 +1364,35 @@ static int topk_run(op_kernel *k, sc_error *err)
 	return SC_OK;
 }
 
-/* ReduceSum's gradient: dy broadcast back over the reduced axes, i.e.
- * Expand(dy, Shape(X)).  That is exact when the reduced axes were kept
- * (keepdims=1) or everything was reduced; other keepdims=0 cases need the
- * axes re-inserted first and are not differentiated yet. */
-static int reduce_sum_grad(grad_ctx *c, int node, const int *dy, int *dx,
-			   sc_error *err)
-{
-	if (dx[0] != -2)
-		return SC_OK;
-	const graph_node *n = grad_fwd(c, node);
-	const graph_attr *kd = graph_node_attr(n, "keepdims");
-	const graph_attr *ax = graph_node_attr(n, "axes");
-	int has_axes = (ax && ax->n > 0) || (n->n_inputs > 1 && n->inputs[1] >= 0);
-	if (kd && kd->i == 0 && has_axes)
-		return infer_fail(grad_graph(c), n, err,
-				  "no gradient yet for keepdims=0 over some axes");
-	int x = n->inputs[0], shape;
-	if ((shape = grad_unary(c, "Shape", x, err)) < 0 ||
-	    (dx[0] = grad_binary(c, "Expand", dy[0], shape, err)) < 0)
-		return err->code;
-	return SC_OK;
-}
-
 #define REDUCE(nm) \
 	{.domain = "", .name = nm, .since = 1, .until = 17, \
 	 .attrs = reduce_attrs, .infer = reduce_infer, \
 	 .prepare = reduce_prepare, .run = reduce_run}
+/* one with a gradient rule (reduce_grad.c) */
+#define REDUCE_D(nm) \
+	{.domain = "", .name = nm, .since = 1, .until = 17, \
+	 .attrs = reduce_attrs, .infer = reduce_infer, \
+	 .prepare = reduce_prepare, .run = reduce_run, \
+	 .grad = reduce_grad, .grad_inputs = 1}
 
 const op_def op_reduce_defs[] = {
-	REDUCE("ReduceMean"),
+	REDUCE_D("ReduceMean"),
 	{.domain = "", .name = "ReduceSum", .since = 1, .until = 12,
 	 .attrs = reduce_attrs, .infer = reduce_infer,
 	 .prepare = reduce_prepare, .run = reduce_run,
-	 .grad = reduce_sum_grad, .grad_inputs = 1},
+	 .grad = reduce_grad, .grad_inputs = 1},
 	{.domain = "", .name = "ReduceSum", .since = 13, .until = 17,
 	 .attrs = reduce13_attrs, .infer = reduce_infer,
 	 .prepare = reduce_prepare, .run = reduce_run,
-	 .value_inputs = 1u << 1, .grad = reduce_sum_grad, .grad_inputs = 1},
-	REDUCE("ReduceMax"),
-	REDUCE("ReduceMin"),
+	 .value_inputs = 1u << 1, .grad = reduce_grad, .grad_inputs = 1},
+	REDUCE_D("ReduceMax"),
+	REDUCE_D("ReduceMin"),
 	REDUCE("ReduceProd"),
 	REDUCE("ReduceL1"),
-	REDUCE("ReduceL2"),
-	REDUCE("ReduceSumSquare"),
+	REDUCE_D("ReduceL2"),
+	REDUCE_D("ReduceSumSquare"),
 	REDUCE("ReduceLogSum"),
-	REDUCE("ReduceLogSumExp"),
+	REDUCE_D("ReduceLogSumExp"),
 	{.domain = "", .name = "ArgMax", .since = 1, .until = 11,
 	 .attrs = argmax_attrs, .infer = argmax_infer,
 	 .prepare = argext_prepare, .run = argext_run},
@@ -1419,7 +1407,8 @@ const op_def op_reduce_defs[] = {
 	 .prepare = argext_prepare, .run = argext_run},
 	{.domain = "", .name = "LpNormalization", .since = 1, .until = 17,
 	 .attrs = lpnorm_attrs, .infer = lpnorm_infer,
-	 .prepare = lpnorm_prepare, .run = lpnorm_run},
+	 .prepare = lpnorm_prepare, .run = lpnorm_run,
+	 .grad = lpnorm_grad, .grad_inputs = 1},
 	{.domain = "", .name = "TopK", .since = 1, .until = 9,
 	 .attrs = topk1_attrs, .infer = topk_infer,
 	 .prepare = topk_prepare, .run = topk_run},
@@ -1431,5 +1420,13 @@ const op_def op_reduce_defs[] = {
 	 .attrs = topk11_attrs, .infer = topk_infer,
 	 .prepare = topk_prepare, .run = topk_run,
 	 .value_inputs = 1u << 1},
+	/* backward kernels (reduce_grad.c) */
+	{.domain = "ai.supcon", .name = "ReduceGrad", .since = 1, .until = 1,
+	 .attrs = reduce_grad_attrs, .infer = reduce_grad_infer,
+	 .prepare = reduce_grad_prepare, .run = reduce_grad_run,
+	 .value_inputs = 1u << 3},
+	{.domain = "ai.supcon", .name = "LpNormalizationGrad", .since = 1, .until = 1,
+	 .attrs = lpnorm_grad_attrs, .infer = lpnorm_grad_infer,
+	 .prepare = lpnorm_grad_prepare, .run = lpnorm_grad_run},
 	{0},
 };

@@ -25,6 +25,8 @@ extern const op_def op_softmax_defs[];
 extern const op_def op_shape_defs[];
 extern const op_def op_resize_defs[];
 extern const op_def op_autodiff_defs[];
+extern const op_def op_optim_defs[];
+extern const op_def op_supcon_defs[];
 
 /* Number of registered entries over all tables, and entry i of them
  * (0 <= i < count, NULL otherwise), in table order. */

@@ -3,8 +3,9 @@
  * ops/shape_ops.c holds the family's table (attribute specs and shape
  * inference); the kernels it points at live in shape_layout.c (Reshape,
  * Transpose, Slice, Expand, Tile, ...), shape_join.c (Concat, Split, Pad),
- * shape_index.c (Gather, GatherElements, OneHot, NonZero) and shape_make.c
- * (Shape, Size, Constant, ConstantOfShape, EyeLike, Range).
+ * shape_index.c (Gather, GatherElements, OneHot, NonZero), shape_make.c
+ * (Shape, Size, Constant, ConstantOfShape, EyeLike, Range) and
+ * shape_grad.c (gradient rules and their ai.supcon backward kernels).
  *
  * These ops move bytes without arithmetic, so they work on element sizes
  * (1, 2, 4, 8 or 16 bytes, the last also covering STRING's sc_bytes) and
@@ -147,5 +148,42 @@ int shape_eyelike_prepare(op_kernel *k, sc_error *err);
 int shape_eyelike_run(op_kernel *k, sc_error *err);
 int shape_range_prepare(op_kernel *k, sc_error *err);
 int shape_range_run(op_kernel *k, sc_error *err);
+
+/* shape_grad.c: gradient rules (op_grad_fn, runtime/autodiff.h) */
+struct grad_ctx;
+int shape_reshape_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		       sc_error *err);
+int shape_transpose_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+			 sc_error *err);
+int shape_concat_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		      sc_error *err);
+int shape_split_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		     sc_error *err);
+int shape_slice_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		     sc_error *err);
+int shape_gather_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		      sc_error *err);
+int shape_expand_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		      sc_error *err);
+int shape_tile_grad(struct grad_ctx *c, int node, const int *dy, int *dx,
+		    sc_error *err);
+
+/* shape_grad.c: the backward kernels of domain ai.supcon */
+int shape_grad_like_x_infer(graph *g, const graph_node *n, int64_t opset,
+			    sc_error *err);
+int shape_concat_grad_infer(graph *g, const graph_node *n, int64_t opset,
+			    sc_error *err);
+int shape_split_grad_infer(graph *g, const graph_node *n, int64_t opset,
+			   sc_error *err);
+int shape_concat_grad_prepare(op_kernel *k, sc_error *err);
+int shape_concat_grad_run(op_kernel *k, sc_error *err);
+int shape_split_grad_prepare(op_kernel *k, sc_error *err);
+int shape_split_grad_run(op_kernel *k, sc_error *err);
+int shape_slice_grad_prepare(op_kernel *k, sc_error *err);
+int shape_slice_grad_run(op_kernel *k, sc_error *err);
+int shape_tile_grad_prepare(op_kernel *k, sc_error *err);
+int shape_tile_grad_run(op_kernel *k, sc_error *err);
+int shape_gather_grad_prepare(op_kernel *k, sc_error *err);
+int shape_gather_grad_run(op_kernel *k, sc_error *err);
 
 #endif

@@ -22,7 +22,12 @@
  * reads contiguous memory.  Exponentials use the max shift; sums
  * accumulate in double; float16 and bfloat16 compute in float.  The
  * losses work per label position in double (a log-sum-exp over C), so
- * their value does not depend on the precision of the log_prob output. */
+ * their value does not depend on the precision of the log_prob output.
+ *
+ * Gradients (softmax_grad.c): Softmax, LogSoftmax and both losses (with
+ * respect to the scores), through the backward kernels ai.supcon.SoftmaxGrad,
+ * LogSoftmaxGrad, SoftmaxCrossEntropyLossGrad and
+ * NegativeLogLikelihoodLossGrad listed at the end of the table. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +37,7 @@
 #include "dnnl_util.h"
 #include "infer_util.h"
 #include "registry.h"
+#include "softmax_grad.h"
 
 static const op_attr_spec softmax_attrs[] = {
 	{"axis", ATTR_INT},
@@ -561,19 +567,19 @@ const op_def op_softmax_defs[] = {
 	{.domain = "", .name = "Softmax", .since = 1, .until = 12,
 	 .attrs = softmax_attrs, .infer = softmax_infer,
 	 .prepare = softmax_prepare, .run = softmax_run,
-	 .release = softmax_release},
+	 .release = softmax_release, .grad = softmax_grad, .grad_inputs = 1},
 	{.domain = "", .name = "Softmax", .since = 13, .until = 17,
 	 .attrs = softmax_attrs, .infer = softmax_infer,
 	 .prepare = softmax_prepare, .run = softmax_run,
-	 .release = softmax_release},
+	 .release = softmax_release, .grad = softmax_grad, .grad_inputs = 1},
 	{.domain = "", .name = "LogSoftmax", .since = 1, .until = 12,
 	 .attrs = softmax_attrs, .infer = softmax_infer,
 	 .prepare = softmax_prepare, .run = softmax_run,
-	 .release = softmax_release},
+	 .release = softmax_release, .grad = softmax_grad, .grad_inputs = 1},
 	{.domain = "", .name = "LogSoftmax", .since = 13, .until = 17,
 	 .attrs = softmax_attrs, .infer = softmax_infer,
 	 .prepare = softmax_prepare, .run = softmax_run,
-	 .release = softmax_release},
+	 .release = softmax_release, .grad = softmax_grad, .grad_inputs = 1},
 	{.domain = "", .name = "Hardmax", .since = 1, .until = 12,
 	 .attrs = softmax_attrs, .infer = softmax_infer,
 	 .prepare = softmax_prepare, .run = softmax_run,
@@ -584,9 +590,24 @@ const op_def op_softmax_defs[] = {
 	 .release = softmax_release},
 	{.domain = "", .name = "SoftmaxCrossEntropyLoss", .since = 12, .until = 17,
 	 .attrs = loss_attrs, .infer = loss_infer,
-	 .prepare = loss_prepare, .run = loss_run},
+	 .prepare = loss_prepare, .run = loss_run,
+	 .grad = loss_grad, .grad_inputs = 1},
 	{.domain = "", .name = "NegativeLogLikelihoodLoss", .since = 12, .until = 17,
 	 .attrs = loss_attrs, .infer = loss_infer,
-	 .prepare = loss_prepare, .run = loss_run},
+	 .prepare = loss_prepare, .run = loss_run,
+	 .grad = loss_grad, .grad_inputs = 1},
+	/* backward kernels (softmax_grad.c) */
+	{.domain = "ai.supcon", .name = "SoftmaxGrad", .since = 1, .until = 1,
+	 .attrs = softmax_grad_attrs, .infer = softmax_grad_infer,
+	 .prepare = softmax_grad_prepare, .run = softmax_grad_run},
+	{.domain = "ai.supcon", .name = "LogSoftmaxGrad", .since = 1, .until = 1,
+	 .attrs = softmax_grad_attrs, .infer = softmax_grad_infer,
+	 .prepare = softmax_grad_prepare, .run = softmax_grad_run},
+	{.domain = "ai.supcon", .name = "SoftmaxCrossEntropyLossGrad", .since = 1,
+	 .until = 1, .attrs = loss_grad_attrs, .infer = loss_grad_infer,
+	 .prepare = loss_grad_prepare, .run = loss_grad_run},
+	{.domain = "ai.supcon", .name = "NegativeLogLikelihoodLossGrad", .since = 1,
+	 .until = 1, .attrs = loss_grad_attrs, .infer = loss_grad_infer,
+	 .prepare = loss_grad_prepare, .run = loss_grad_run},
 	{0},
 };

@@ -116,6 +116,25 @@ static void write_relu_add_model(const char *path)
 	save_model(m, path);
 }
 
+/* L = ReduceSum(a * b) over everything, then r = Relu(a): dL/da = b and
+ * dL/db = sum over rows of a, exactly; L does not depend on c. */
+static void write_dot_model(const char *path)
+{
+	graph_model *m = new_model(13);
+	graph *g = m->graph;
+	int a = input(g, "a", SC_FLOAT, "2,3"), b = input(g, "b", SC_FLOAT, "3");
+	int c = input(g, "c", SC_FLOAT, "4");
+	int p = val(g, "p"), l = val(g, "L"), r = val(g, "r");
+	node(g, "Mul", "", 2, (const int[]){a, b}, 1, &p);
+	node(g, "ReduceSum", "", 1, &p, 1, &l);
+	attr_int(&g->nodes[g->n_nodes - 1], "keepdims", 0);
+	node(g, "Relu", "", 1, &a, 1, &r);
+	push_output(g, l);
+	push_output(g, r);
+	push_output(g, c);
+	save_model(m, path);
+}
+
 /* a float [2, 3] and b float [3], given back as they are: the input
  * checks without any kernel. */
 static void write_passthrough_model(const char *path)
@@ -190,6 +209,61 @@ static void expect_floats(const sc_tensor *t, const float *want, int64_t n,
 }
 
 /* --- run: values ------------------------------------------------------------ */
+
+static void test_run_grad(void **state)
+{
+	(void)state;
+	make_dir(RUN_DIR);
+	const char *model = RUN_DIR "/dot.onnx";
+	write_dot_model(model);
+	const float a[6] = {-1.5f, 0.5f, 2.25f, 4.0f, 3.0f, -7.0f};
+	const float b[3] = {10.0f, -20.0f, 0.5f};
+	const float c[4] = {1, 2, 3, 4};
+	write_tensor(RUN_DIR "/a.pb", SC_FLOAT, 2, (const int64_t[]){2, 3}, a);
+	write_tensor(RUN_DIR "/b.pb", SC_FLOAT, 1, (const int64_t[]){3}, b);
+	write_tensor(RUN_DIR "/c.pb", SC_FLOAT, 1, (const int64_t[]){4}, c);
+	const char *out = RUN_DIR "/grad_out";
+	cli_result r = cli_run(&run_dir, ARGS("run", model, "--in", "a=" RUN_DIR "/a.pb",
+					      "--in", "b=" RUN_DIR "/b.pb", "--in",
+					      "c=" RUN_DIR "/c.pb", "--grad", "b", "--grad",
+					      "c", "--grad", "a", "--out", out));
+	assert_true(r.exited);
+	assert_int_equal(r.status, 0);
+	/* the zero gradient of c comes with exactly one warning line */
+	assert_non_null(strstr(r.err, "warning: output 'L' does not depend on 'c'"));
+	assert_ptr_equal(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	cli_result_free(&r);
+
+	float da[6], db[3] = {0, 0, 0}, loss = 0;
+	for (int i = 0; i < 6; i++) {
+		da[i] = b[i % 3];
+		db[i % 3] += a[i];
+		loss += a[i] * b[i % 3];
+	}
+	sc_tensor t = read_output(RUN_DIR "/grad_out/output_0.pb", "L", SC_FLOAT, 0, NULL);
+	expect_floats(&t, &loss, 1, 1e-6f, "loss");
+	tensor_free(&t);
+	t = read_output(RUN_DIR "/grad_out/grad_0.pb", "b_grad", SC_FLOAT, 1,
+			(const int64_t[]){3});
+	expect_floats(&t, db, 3, 0.0f, "dL/db");
+	tensor_free(&t);
+	t = read_output(RUN_DIR "/grad_out/grad_1.pb", "c_grad", SC_FLOAT, 1,
+			(const int64_t[]){4});
+	expect_floats(&t, (const float[]){0, 0, 0, 0}, 4, 0.0f, "dL/dc");
+	tensor_free(&t);
+	t = read_output(RUN_DIR "/grad_out/grad_2.pb", "a_grad", SC_FLOAT, 2,
+			(const int64_t[]){2, 3});
+	expect_floats(&t, da, 6, 0.0f, "dL/da");
+	tensor_free(&t);
+	/* only the model's own three outputs are output_<i>.pb */
+	FILE *f = fopen(RUN_DIR "/grad_out/output_3.pb", "rb");
+	assert_null(f);
+
+	expect_fail(2, NEEDLES("--grad", "'p'", "neither a graph input nor an initializer"),
+		    ARGS("run", model, "--in", "a=" RUN_DIR "/a.pb", "--in",
+			 "b=" RUN_DIR "/b.pb", "--in", "c=" RUN_DIR "/c.pb",
+			 "--grad", "p", "--out", out));
+}
 
 static void test_run_relu_add(void **state)
 {
@@ -590,7 +664,8 @@ static void test_run_bad_input(void **state)
 			 "--out", out));
 	expect_fail(2, NEEDLES("missing.onnx"),
 		    ARGS("run", RUN_DIR "/missing.onnx", "--out", out));
-	expect_fail(1, NEEDLES("--grad", "not implemented yet"),
+	/* --grad: the first output of this model is not a scalar */
+	expect_fail(2, NEEDLES("--grad", "not a scalar"),
 		    ARGS("run", model, "--in", IN_A, "--in", IN_B, "--grad", "a",
 			 "--out", out));
 #undef IN_A
@@ -726,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_bench),
 		cmocka_unit_test(test_run_bad_input),
 		cmocka_unit_test(test_run_relu_add),
+		cmocka_unit_test(test_run_grad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

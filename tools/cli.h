@@ -201,6 +201,9 @@ typedef struct cli_session {
 	graph_model *m;
 	plan *p;
 	cli_inputs in;
+	int n_outputs;    /* graph outputs before gradients were added */
+	int n_grad;       /* --grad names, in order */
+	int *grad_value;  /* per --grad: value of its gradient, -1 when zero */
 } cli_session;
 
 /* Loads and validates the model at path (cli_load_model), builds its plan
@@ -211,6 +214,14 @@ typedef struct cli_session {
  * failure too. */
 int cli_session_open(cli_session *s, const char *path, int threads,
 		     const cli_args *a, uint64_t seed, sc_error *err);
+
+/* Same, but first extends the model with the gradient of its first output
+ * with respect to each of grad[0..n_grad) (runtime/autodiff.h), so that a
+ * run also computes them.  s->grad_value[k] is -1 when the output does
+ * not depend on grad[k]. */
+int cli_session_open_grad(cli_session *s, const char *path, int threads,
+			  const cli_args *a, uint64_t seed, int n_grad,
+			  const char *const *grad, sc_error *err);
 
 void cli_session_close(cli_session *s);
 

@@ -21,8 +21,9 @@ static cli_opt run_opts[] = {
 	 0, 0, 0, 0},
 	{"threads", 0, CLI_VALUE, "N", "OpenMP threads (default: all cores)", 0, 0, 0, 0},
 	{"seed", 0, CLI_VALUE, "N", "seed of random:SHAPE inputs (default 1)", 0, 0, 0, 0},
-	{"grad", 0, CLI_LIST, "NAME", "gradient of output 0 with respect to NAME "
-	 "(not implemented yet)", 0, 0, 0, 0},
+	{"grad", 0, CLI_LIST, "NAME", "also write the gradient of output 0 (a scalar) "
+	 "with respect to NAME, a graph input or initializer, as grad_<k>.pb "
+	 "(repeat per name)", 0, 0, 0, 0},
 };
 
 static const cli_spec run_spec = {
@@ -63,33 +64,86 @@ static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
 	return rc;
 }
 
-/* Writes every output; prints one line per file. */
-static int write_outputs(const run_job *job, sc_error *err)
+/* Writes t as DIR/<kind>_<i>.pb and prints one line for it. */
+static int write_one(const run_job *job, const char *kind, int i,
+		     const sc_tensor *t, const char *name, sc_error *err)
 {
-	int n = plan_output_count(job->s.p);
-	for (int i = 0; i < n; i++) {
-		const sc_tensor *t = plan_output(job->s.p, i);
-		const char *name = plan_output_name(job->s.p, i);
+	size_t len = strlen(job->out_dir) + 32;
+	char *path = malloc(len);
+	if (!path)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	/* "out/" and "out" name the same files */
+	int dir_len = (int)strlen(job->out_dir);
+	while (dir_len > 1 && job->out_dir[dir_len - 1] == '/')
+		dir_len--;
+	snprintf(path, len, "%.*s/%s_%d.pb", dir_len, job->out_dir, kind, i);
+	int rc = onnx_tensor_save_file(t, name, path, err);
+	if (rc == SC_OK) {
+		printf("%s  %s  ", path, name);
+		cli_print_shape(stdout, t);
+		putchar('\n');
+	}
+	free(path);
+	return rc;
+}
+
+/* The tensor a --grad name is bound to in this run: its --in, or the
+ * initializer. */
+static const sc_tensor *grad_target(const run_job *job, const char *name)
+{
+	const cli_inputs *in = &job->s.in;
+	for (int i = 0; i < in->n; i++)
+		if (strcmp(in->names_view[i], name) == 0)
+			return in->tensors[i];
+	const graph *g = job->s.m->graph;
+	int v = graph_find_value(g, name);
+	return v >= 0 && g->values[v].init >= 0 ? &g->inits[g->values[v].init].tensor : NULL;
+}
+
+/* Writes output_<i>.pb for the model's own outputs, then grad_<k>.pb for
+ * each --grad; a gradient the output does not depend on is written as
+ * zeros, with one warning line. */
+static int write_outputs(const run_job *job, const cli_args *a, sc_error *err)
+{
+	const cli_session *s = &job->s;
+	for (int i = 0; i < s->n_outputs; i++) {
+		const sc_tensor *t = plan_output(s->p, i);
+		const char *name = plan_output_name(s->p, i);
 		if (!t)
 			return sc_fail(err, SC_EINTERNAL, "output %d ('%s') was not computed",
 				       i, name);
-		size_t len = strlen(job->out_dir) + 32;
-		char *path = malloc(len);
-		if (!path)
-			return sc_fail(err, SC_ENOMEM, "out of memory");
-		/* "out/" and "out" name the same files */
-		int dir_len = (int)strlen(job->out_dir);
-		while (dir_len > 1 && job->out_dir[dir_len - 1] == '/')
-			dir_len--;
-		snprintf(path, len, "%.*s/output_%d.pb", dir_len, job->out_dir, i);
-		int rc = onnx_tensor_save_file(t, name, path, err);
-		if (rc == SC_OK) {
-			printf("%s  %s  ", path, name);
-			cli_print_shape(stdout, t);
-			putchar('\n');
+		int rc = write_one(job, "output", i, t, name, err);
+		if (rc)
+			return rc;
+	}
+	const cli_opt *grad = cli_find(a, "grad");
+	for (int k = 0; k < s->n_grad; k++) {
+		const char *wrt = grad->values[k];
+		char name[512];
+		snprintf(name, sizeof name, "%s_grad", wrt);
+		int rc;
+		if (s->grad_value[k] >= 0) {
+			const sc_tensor *t = NULL;
+			const char *vname = s->m->graph->values[s->grad_value[k]].name;
+			for (int o = s->n_outputs; o < plan_output_count(s->p); o++)
+				if (strcmp(plan_output_name(s->p, o), vname) == 0)
+					t = plan_output(s->p, o);
+			if (!t)
+				return sc_fail(err, SC_EINTERNAL, "gradient of '%s' was not computed", wrt);
+			rc = write_one(job, "grad", k, t, name, err);
+		} else {
+			const sc_tensor *x = grad_target(job, wrt);
+			if (!x)
+				return sc_fail(err, SC_EINTERNAL, "no tensor bound to '%s'", wrt);
+			fprintf(stderr, "supcon run: warning: output '%s' does not depend on '%s'; "
+				"its gradient is zero\n", plan_output_name(s->p, 0), wrt);
+			sc_tensor zero;
+			if ((rc = tensor_alloc(&zero, x->dtype, x->rank, x->dims, wrt, err)))
+				return rc;
+			rc = write_one(job, "grad", k, &zero, name, err);
+			tensor_free(&zero);
 		}
-		free(path);
-		if (rc != SC_OK)
+		if (rc)
 			return rc;
 	}
 	return SC_OK;
@@ -99,15 +153,18 @@ static int run_job_do(const cli_args *a, run_job *job, sc_error *err)
 {
 	cli_session *s = &job->s;
 	int rc;
-	if ((rc = cli_session_open(s, job->model_path, (int)job->threads, a,
-				   (uint64_t)job->seed, err)) ||
+	const cli_opt *grad = cli_find(a, "grad");
+	if ((rc = cli_session_open_grad(s, job->model_path, (int)job->threads, a,
+					(uint64_t)job->seed, grad ? grad->n_values : 0,
+					grad ? (const char *const *)grad->values : NULL,
+					err)) ||
 	    (rc = cli_inputs_check_complete(s->m, &s->in, err)) ||
 	    (rc = cli_make_output_dir(job->out_dir, "--out", err)))
 		return rc;
 	rc = plan_run(s->p, s->in.n, s->in.names_view, s->in.tensors, err);
 	if (rc != SC_OK)
 		return rc;
-	return write_outputs(job, err);
+	return write_outputs(job, a, err);
 }
 
 int cmd_run(int argc, char **argv)
@@ -120,11 +177,6 @@ int cmd_run(int argc, char **argv)
 	run_job job;
 	memset(&job, 0, sizeof job);
 	int rc = parse_run_args(&args, &job, &err);
-	if (rc == SC_OK && cli_has(&args, "grad")) {
-		cli_args_free(&args);
-		cli_error("run", "--grad is not implemented yet");
-		return CLI_EXIT_FAIL;
-	}
 	if (rc == SC_OK)
 		rc = run_job_do(&args, &job, &err);
 	cli_session_close(&job.s);

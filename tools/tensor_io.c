@@ -13,6 +13,7 @@
 #include <png.h>
 
 #include "onnx/onnx.h"
+#include "runtime/autodiff.h"
 
 /* --- PNG ------------------------------------------------------------------ */
 
@@ -532,13 +533,26 @@ int cli_inputs_check_complete(const graph_model *m, const cli_inputs *in,
 
 /* --- the session of run and bench ---------------------------------------- */
 
-int cli_session_open(cli_session *s, const char *path, int threads,
-		     const cli_args *a, uint64_t seed, sc_error *err)
+int cli_session_open_grad(cli_session *s, const char *path, int threads,
+			  const cli_args *a, uint64_t seed, int n_grad,
+			  const char *const *grad, sc_error *err)
 {
 	memset(s, 0, sizeof *s);
 	int rc = cli_load_model(path, 0, &s->m, err);
 	if (rc != SC_OK)
 		return rc;
+	s->n_outputs = s->m->graph->n_outputs;
+	if (n_grad > 0) {
+		s->grad_value = calloc((size_t)n_grad, sizeof *s->grad_value);
+		if (!s->grad_value)
+			return sc_fail(err, SC_ENOMEM, "out of memory");
+		s->n_grad = n_grad;
+		if ((rc = autodiff_build(s->m, NULL, n_grad, grad, s->grad_value,
+					 err))) {
+			sc_error_prefix(err, "%s: --grad: ", path);
+			return rc;
+		}
+	}
 	plan_options opt = {.threads = threads};
 	if ((rc = plan_create(s->m, &opt, &s->p, err))) {
 		sc_error_prefix(err, "%s: ", path);
@@ -549,9 +563,16 @@ int cli_session_open(cli_session *s, const char *path, int threads,
 			       seed, &s->in, err);
 }
 
+int cli_session_open(cli_session *s, const char *path, int threads,
+		     const cli_args *a, uint64_t seed, sc_error *err)
+{
+	return cli_session_open_grad(s, path, threads, a, seed, 0, NULL, err);
+}
+
 void cli_session_close(cli_session *s)
 {
 	plan_free(s->p);
+	free(s->grad_value);
 	cli_inputs_free(&s->in);
 	graph_model_free(s->m);
 	memset(s, 0, sizeof *s);
