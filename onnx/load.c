@@ -2,13 +2,16 @@
  *
  * The file is mapped, decoded once by protobuf-c, and converted into the IR;
  * raw_data buffers are moved, not copied, so peak memory stays near twice
- * the file size.  Model-local functions are inlined while converting: a
- * call's body nodes are added in place of the call, with formal parameters
+ * the file size.  Model-local functions are inlined while converting
+ * (except, by default, ops that supcon implements natively, such as
+ * SupConLoss, which keep their fused kernel): a call's body nodes are added in place of the call, with formal parameters
  * bound to the actual names, internal names given a unique prefix, and
  * ref_attr_name attributes replaced by the caller's values.  After
  * conversion every use is checked against a definition, looking through
  * enclosing graphs for subgraphs (those uses become VALUE_OUTER). */
 #include "internal.h"
+
+#include "../ops/op.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -150,6 +153,7 @@ typedef struct load_ctx {
 	Onnx__FunctionProto **functions;
 	size_t n_functions;
 	unsigned long n_inlined;
+	int inline_all;          /* ONNX_LOAD_INLINE_ALL */
 } load_ctx;
 
 static int convert_graph(load_ctx *c, Onnx__GraphProto *gp, graph *parent,
@@ -527,7 +531,11 @@ static int convert_node(load_ctx *c, graph *g, const Onnx__NodeProto *np,
 	const char *domain = np->domain ? np->domain : "";
 	const char *label = np->name && *np->name ? np->name : np->op_type;
 	const Onnx__FunctionProto *fn = find_function(c, domain, np->op_type);
-	if (fn)
+	/* An op supcon implements natively (SupConLoss, whose body the saver
+	 * attaches for other runtimes) keeps its fused kernel. */
+	const op_def *native = op_find(domain, np->op_type,
+				       graph_model_opset(c->m, domain));
+	if (fn && (c->inline_all || !(native && native->run)))
 		return inline_call(c, g, np, fn, s, depth, err);
 	if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
 		return sc_fail(err, SC_EINVAL, "node '%s': too many inputs", label);
@@ -812,7 +820,7 @@ static int add_opset(graph_model *m, const char *domain, int64_t version)
 	return 0;
 }
 
-static int convert_model(Onnx__ModelProto *mp, const onnx_ctx *io,
+static int convert_model(Onnx__ModelProto *mp, const onnx_ctx *io, int flags,
 			 graph_model **out, sc_error *err)
 {
 	if (!mp->graph)
@@ -865,7 +873,8 @@ static int convert_model(Onnx__ModelProto *mp, const onnx_ctx *io,
 				return oom(err, "opset_import");
 		}
 	}
-	load_ctx c = {*io, m, mp->functions, mp->n_functions, 0};
+	load_ctx c = {*io, m, mp->functions, mp->n_functions, 0,
+		      (flags & ONNX_LOAD_INLINE_ALL) != 0};
 	int rc = convert_graph(&c, mp->graph, NULL, NULL, 0, &m->graph, err);
 	if (!rc)
 		rc = check_definitions(m, m->graph, err);
@@ -874,6 +883,13 @@ static int convert_model(Onnx__ModelProto *mp, const onnx_ctx *io,
 
 int onnx_load_memory(const void *buf, size_t len, const char *base_dir,
 		     const char *label, graph_model **out, sc_error *err)
+{
+	return onnx_load_memory_flags(buf, len, base_dir, label, 0, out, err);
+}
+
+int onnx_load_memory_flags(const void *buf, size_t len, const char *base_dir,
+			   const char *label, int flags, graph_model **out,
+			   sc_error *err)
 {
 	*out = NULL;
 	if (!label)
@@ -892,7 +908,7 @@ int onnx_load_memory(const void *buf, size_t len, const char *base_dir,
 			       label);
 	onnx_ctx io = {label, base_dir};
 	graph_model *m = NULL;
-	rc = convert_model(mp, &io, &m, err);
+	rc = convert_model(mp, &io, flags, &m, err);
 	onnx__model_proto__free_unpacked(mp, NULL);
 	if (rc) {
 		graph_model_free(m);

@@ -29,6 +29,17 @@ int onnx_load_file(const char *path, graph_model **out, sc_error *err);
 int onnx_load_memory(const void *buf, size_t len, const char *base_dir,
 		     const char *label, graph_model **out, sc_error *err);
 
+/* Flags for onnx_load_memory_flags. */
+enum {
+	/* Inline every model-local function, even one whose (domain, name)
+	 * supcon implements natively (by default those keep their kernel). */
+	ONNX_LOAD_INLINE_ALL = 1 << 0,
+};
+
+int onnx_load_memory_flags(const void *buf, size_t len, const char *base_dir,
+			   const char *label, int flags, graph_model **out,
+			   sc_error *err);
+
 /* Writes m as a ModelProto with every tensor inline as raw_data.  The file
  * is written through a temporary name and renamed, so a failure never leaves
  * a half-written model behind. */

@@ -553,7 +553,8 @@ int onnx_supcon_body_model(int64_t opset, float temperature,
 	if (!rc)
 		rc = onnx_save_memory(call, &buf, &len, err);
 	if (!rc)
-		rc = onnx_load_memory(buf, len, NULL, "SupConLoss function body", out, err);
+		rc = onnx_load_memory_flags(buf, len, NULL, "SupConLoss function body",
+					    ONNX_LOAD_INLINE_ALL, out, err);
 	free(buf);
 	graph_model_free(call);
 	return rc;

@@ -17,6 +17,7 @@
 #include "onnx.pb-c.h"
 #include "onnx/onnx.h"
 #include "runtime/graph.h"
+#include "model_builder.h"
 
 /* --- helpers ------------------------------------------------------------- */
 
@@ -738,6 +739,41 @@ static void test_half_conversions(void **state)
 	assert_int_equal(tensor_float_to_bf16(3.140625f), 0x4049);
 }
 
+/* A saved SupConLoss carries its standard-op body for other runtimes, but
+ * loading it back keeps the native node unless asked to inline. */
+static void test_native_function_kept(void **state)
+{
+	(void)state;
+	graph_model *m = model(13);
+	add_opset(m, "ai.supcon", 1);
+	m->ir_version = 8;
+	graph *g = m->graph;
+	input(g, "f", SC_FLOAT, "4,3");
+	input(g, "y", SC_INT64, "4");
+	int ids[2] = {val(g, "f"), val(g, "y")}, out = val(g, "loss");
+	sc_error err = {0};
+	assert_true(graph_add_node(g, "SupConLoss", "ai.supcon", "sc", 2, ids, 1,
+				   &out, &err) >= 0);
+	push_output(g, out);
+	void *buf;
+	size_t len;
+	assert_int_equal(onnx_save_memory(m, &buf, &len, &err), SC_OK);
+	graph_model_free(m);
+
+	graph_model *kept, *inlined;
+	assert_int_equal(onnx_load_memory(buf, len, NULL, "sc", &kept, &err), SC_OK);
+	assert_int_equal(kept->graph->n_nodes, 1);
+	assert_string_equal(kept->graph->nodes[0].op_type, "SupConLoss");
+	assert_int_equal(onnx_load_memory_flags(buf, len, NULL, "sc",
+						ONNX_LOAD_INLINE_ALL, &inlined, &err), SC_OK);
+	assert_true(inlined->graph->n_nodes > 5);
+	for (int i = 0; i < inlined->graph->n_nodes; i++)
+		assert_string_not_equal(inlined->graph->nodes[i].op_type, "SupConLoss");
+	graph_model_free(kept);
+	graph_model_free(inlined);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -750,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_function_inlining),
 		cmocka_unit_test(test_outer_scope),
 		cmocka_unit_test(test_half_conversions),
+		cmocka_unit_test(test_native_function_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
