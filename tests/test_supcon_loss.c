@@ -913,8 +913,9 @@ static void test_saver_attaches_function(void **state)
 	}
 }
 
-/* A saved call with no attributes, loaded back (the loader inlines the
- * body): the defaults the saver wrote must be those of the kernel. */
+/* A saved call with no attributes, loaded back with every function
+ * inlined (by default the loader keeps the native node): the defaults the
+ * saver wrote must be those of the kernel. */
 static void test_saved_defaults_reload_as_body(void **state)
 {
 	(void)state;
@@ -926,7 +927,8 @@ static void test_saved_defaults_reload_as_body(void **state)
 	sc_error err = {0};
 	assert_int_equal(onnx_save_memory(mod, &buf, &len, &err), SC_OK);
 	graph_model *back;
-	if (onnx_load_memory(buf, len, NULL, "saved", &back, &err))
+	if (onnx_load_memory_flags(buf, len, NULL, "saved", ONNX_LOAD_INLINE_ALL,
+				   &back, &err))
 		fail_msg("%s", err.msg);
 	free(buf);
 	for (int i = 0; i < back->graph->n_nodes; i++)
