@@ -206,7 +206,7 @@ static void test_help_and_usage_errors(void **state)
 static void test_not_implemented(void **state)
 {
 	(void)state;
-	static const char *const cmds[] = {"build", "grad", "train", "linear",
+	static const char *const cmds[] = {"build", "train", "linear",
 					   "export", "eval", "embed"};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		const char *const help[] = {cmds[i], "--help", NULL};

@@ -252,6 +252,7 @@ typedef struct cli_command {
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_grad(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 /* The shared behaviour of a command that is in the contract but not built
