@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnnl_grad.h"
 #include "dnnl_util.h"
 #include "infer_util.h"
 
@@ -511,16 +512,20 @@ static int bn_run(op_kernel *k, sc_error *err)
 const op_def op_batchnorm_defs[] = {
 	{.domain = "", .name = "BatchNormalization", .since = 6, .until = 6,
 	 .attrs = bn6_attrs, .infer = bn_infer, .prepare = bn_prepare,
-	 .run = bn_run, .release = bn_release},
+	 .run = bn_run, .release = bn_release,
+	 .grad = bn_grad_rule, .grad_inputs = 0x7},
 	{.domain = "", .name = "BatchNormalization", .since = 7, .until = 8,
 	 .attrs = bn7_attrs, .infer = bn_infer, .prepare = bn_prepare,
-	 .run = bn_run, .release = bn_release},
+	 .run = bn_run, .release = bn_release,
+	 .grad = bn_grad_rule, .grad_inputs = 0x7},
 	{.domain = "", .name = "BatchNormalization", .since = 9, .until = 13,
 	 .attrs = bn9_attrs, .infer = bn_infer, .prepare = bn_prepare,
-	 .run = bn_run, .release = bn_release},
+	 .run = bn_run, .release = bn_release,
+	 .grad = bn_grad_rule, .grad_inputs = 0x7},
 	{.domain = "", .name = "BatchNormalization", .since = 14, .until = 17,
 	 .attrs = bn14_attrs, .infer = bn_infer, .prepare = bn_prepare,
-	 .run = bn_run, .release = bn_release},
+	 .run = bn_run, .release = bn_release,
+	 .grad = bn_grad_rule, .grad_inputs = 0x7},
 	{.domain = "", .name = "InstanceNormalization", .since = 6, .until = 17,
 	 .attrs = instance_norm_attrs, .infer = instance_norm_infer},
 	{.domain = "", .name = "LRN", .since = 1, .until = 17,

@@ -9,9 +9,12 @@
  *   Kernel: oneDNN's convolution (direct, or Winograd where it is faster),
  *   float32, 1 to 3 spatial axes.
  *   oneDNN picks the layout of W (format_tag_any), converted once when it
- *   is a constant initializer; see CONV_LAYOUT_* for X and Y.  Honours the
- *   planner's fusions (ops/op.h): a residual as a sum post-op and a Relu as
- *   an eltwise post-op, in that order.
+ *   is a constant initializer; see CONV_LAYOUT_* for X and Y.  X may arrive
+ *   in its producer's layout and Y may stay in the conv's own when the
+ *   planner allows (ops/op.h: LAYOUT_SRC, LAYOUT_DST), so that ResNet's
+ *   activations stay blocked from conv to conv.  Honours the planner's
+ *   fusions: a residual as a sum (or binary add) post-op and a Relu as an
+ *   eltwise post-op, in that order.
  *
  * ConvTranspose (opsets 1-17): the gradient of Conv with respect to its
  * input.  X [N, C, D...], W [C, M/group, k...] -> Y [N, M, O...] with
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnnl_grad.h"
 #include "dnnl_util.h"
 #include "infer_util.h"
 
@@ -263,27 +267,34 @@ static int conv_transpose_infer(graph *g, const graph_node *n, int64_t opset,
 /* --- Conv kernel ---------------------------------------------------------- */
 
 /* Layouts of X and Y for the convolution, tried in order until oneDNN
- * has an implementation.  Tensors between ops are plain for now, so X and
- * Y are converted at every run; even so, oneDNN's blocked kernels win.
- * Measured on torchvision ResNet-50 (batch 16, 2 threads, BN/Add/Relu
- * fused; sums of oneDNN's per-primitive times, best of 4 runs, AVX-512):
+ * has an implementation.  Measured on torchvision ResNet-50 (batch 16, 2
+ * threads, BN/Add/Relu fused; sums of oneDNN's per-primitive times, best
+ * of 4 runs, AVX-512) with X and Y converted from and to plain around
+ * every conv:
  *   plain X/Y (gemm-based convolution)          1150 ms
  *   format_tag_any (nhwc brgconv)                610 ms + 240 ms converting
  *   nChw16c (direct and Winograd)                480 ms + 117 ms converting
- * (ONNX Runtime 1.30: about 620 ms for the whole model.)  Without the
- * conversions, once the planner passes blocked tensors from op to op, the
- * last wins by more.  Convolutions that oneDNN can only run naively in
- * the blocked layout (grouped ones whose groups do not fill whole blocks)
+ * (ONNX Runtime 1.30: about 620 ms for the whole model.)  The planner now
+ * hands blocked tensors from conv to conv, which removes the conversions
+ * but for the first input and the last output, and the 1x1 convs read
+ * their residual in place (conv_attr): about 500 ms for the whole model
+ * (primitives and all).  Convolutions that oneDNN can only run naively in the
+ * blocked layout (grouped ones whose groups do not fill whole blocks)
  * fall back to oneDNN's own choice. */
 enum { CONV_LAYOUT_BLOCKED, CONV_LAYOUT_ANY, CONV_N_LAYOUTS };
 
 typedef struct conv_state {
 	char label[192];
 	int empty;                 /* Y has no elements: nothing to compute */
-	int sum;                   /* a residual is fused: Y starts as it */
+	int sum;                   /* a residual is fused */
+	int binary;                /* ... as a binary add: else Y starts as it */
 	du_prim conv;
 	du_operand src, wei, dst;
 	dnnl_memory_t bias;        /* NULL without B */
+	dnnl_memory_t residual;    /* the binary add's operand */
+	dnnl_memory_desc_t y_md;   /* Y's layout when it is not plain (out_md) */
+	du_reorder sum_plain;      /* empty conv, blocked residual: to plain */
+	size_t sum_plain_off;
 } conv_state;
 
 static void conv_release(op_kernel *k)
@@ -295,8 +306,11 @@ static void conv_release(op_kernel *k)
 	du_operand_destroy(&s->src);
 	du_operand_destroy(&s->wei);
 	du_operand_destroy(&s->dst);
+	du_reorder_destroy(&s->sum_plain);
 	if (s->bias)
 		dnnl_memory_destroy(s->bias);
+	if (s->residual)
+		dnnl_memory_destroy(s->residual);
 	free(s);
 	k->state = NULL;
 }
@@ -347,8 +361,11 @@ static int conv_shapes(const op_kernel *k, const char *label, du_window *w,
 }
 
 /* The attribute: user scratchpad, and what the planner fused after the
- * conv as post-ops, in ONNX's order: y = relu(conv + sum). */
+ * conv as post-ops, in ONNX's order: y = relu(conv + sum).  The residual
+ * is a sum post-op, which reads it from Y (so it is copied there first),
+ * or with `binary` (its layout) a binary add, which reads it in place. */
 static int conv_attr(const op_kernel *k, conv_state *s,
+		     const dnnl_memory_desc_t *binary,
 		     dnnl_primitive_attr_t *attr, sc_error *err)
 {
 	int rc = du_attr_create(attr, s->label, err);
@@ -359,7 +376,10 @@ static int conv_attr(const op_kernel *k, conv_state *s,
 		      err);
 	if (rc)
 		return rc;
-	if (k->fuse->sum)
+	if (k->fuse->sum && binary)
+		rc = du_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, binary),
+			      s->label, "adding the fused residual", err);
+	else if (k->fuse->sum)
 		rc = du_check(dnnl_post_ops_append_sum(po, 1.0f), s->label,
 			      "adding the fused residual", err);
 	if (!rc && k->fuse->relu)
@@ -372,6 +392,31 @@ static int conv_attr(const op_kernel *k, conv_state *s,
 			      "setting post-ops", err);
 	dnnl_post_ops_destroy(po);
 	return rc;
+}
+
+/* 1 when oneDNN runs cd with the same implementation under both
+ * attributes: a binary residual is then worth it, where it is not when it
+ * costs Winograd (which only has the sum post-op). */
+static int conv_same_impl(exec_env *env, const dnnl_convolution_desc_t *cd,
+			  const_dnnl_primitive_attr_t a,
+			  const_dnnl_primitive_attr_t b)
+{
+	dnnl_primitive_desc_t pa = NULL, pb = NULL;
+	const char *na = NULL, *nb = NULL;
+	int same = dnnl_primitive_desc_create(&pa, cd, a, env->engine, NULL) ==
+		   dnnl_success &&
+		   dnnl_primitive_desc_create(&pb, cd, b, env->engine, NULL) ==
+		   dnnl_success &&
+		   dnnl_primitive_desc_query(pa, dnnl_query_impl_info_str, 0, &na) ==
+		   dnnl_success &&
+		   dnnl_primitive_desc_query(pb, dnnl_query_impl_info_str, 0, &nb) ==
+		   dnnl_success &&
+		   na && nb && strcmp(na, nb) == 0;
+	if (pa)
+		dnnl_primitive_desc_destroy(pa);
+	if (pb)
+		dnnl_primitive_desc_destroy(pb);
+	return same;
 }
 
 static int conv_build(op_kernel *k, conv_state *s, const du_window *w,
@@ -414,9 +459,14 @@ static int conv_build(op_kernel *k, conv_state *s, const du_window *w,
 	rc = du_check(dnnl_memory_desc_init_by_tag(&w_any, wr, wd, dnnl_f32,
 						   dnnl_format_tag_any),
 		      label, "describing W", err);
-	dnnl_primitive_attr_t attr = NULL;
+	/* the residual as it arrives: its producer's layout, or plain */
+	const dnnl_memory_desc_t *sum_md = s->sum && k->fuse->sum_md ?
+					   k->fuse->sum_md : &y_plain;
+	dnnl_primitive_attr_t attr = NULL, attr_bin = NULL;
 	if (!rc)
-		rc = conv_attr(k, s, &attr, err);
+		rc = conv_attr(k, s, NULL, &attr, err);
+	if (!rc && s->sum)
+		rc = conv_attr(k, s, sum_md, &attr_bin, err);
 	size_t scratch = 0, layout_scratch = 0;
 	for (int layout = 0; !rc && layout < CONV_N_LAYOUTS; layout++) {
 		int blocked = layout == CONV_LAYOUT_BLOCKED;
@@ -432,9 +482,11 @@ static int conv_build(op_kernel *k, conv_state *s, const du_window *w,
 					strides, dil, pl, pr),
 				      label, "describing the convolution", err);
 		layout_scratch = scratch;
+		s->binary = !rc && attr_bin &&
+			    conv_same_impl(k->env, &cd, attr, attr_bin);
 		if (!rc)
-			rc = du_prim_create(&s->conv, &cd, attr, k->env,
-					    &layout_scratch, label, err);
+			rc = du_prim_create(&s->conv, &cd, s->binary ? attr_bin : attr,
+					    k->env, &layout_scratch, label, err);
 		if (layout + 1 == CONV_N_LAYOUTS)
 			break;
 		/* no kernel for this layout, or only the naive one: next one */
@@ -449,25 +501,54 @@ static int conv_build(op_kernel *k, conv_state *s, const du_window *w,
 	scratch = layout_scratch;
 	if (attr)
 		dnnl_primitive_attr_destroy(attr);
-	if (!rc)
-		rc = du_operand_init(&s->src, DU_IN, &x_plain,
-				     du_prim_md(&s->conv, dnnl_query_src_md, 0),
-				     k->env, &scratch, label, err);
+	if (attr_bin)
+		dnnl_primitive_attr_destroy(attr_bin);
+	if (rc)
+		return rc;
+	/* X as its producer left it; Y in the conv's layout when allowed */
+	const dnnl_memory_desc_t *y_chosen = du_prim_md(&s->conv, dnnl_query_dst_md, 0);
+	const dnnl_memory_desc_t *y_held = du_output_md(k, y_chosen, &y_plain,
+							&s->y_md);
+	rc = du_operand_init(&s->src, DU_IN, du_input_md(k, 0, &x_plain),
+			     du_prim_md(&s->conv, dnnl_query_src_md, 0), NULL,
+			     k->env, &scratch, label, err);
 	if (!rc)
 		rc = du_operand_init(&s->wei,
 				     du_input_is_constant(k, 1) ? DU_CONST_IN : DU_IN,
 				     &w_plain,
 				     du_prim_md(&s->conv, dnnl_query_weights_md, 0),
-				     k->env, &scratch, label, err);
+				     NULL, k->env, &scratch, label, err);
 	if (!rc)
-		rc = du_operand_init(&s->dst, s->sum ? DU_INOUT : DU_OUT, &y_plain,
-				     du_prim_md(&s->conv, dnnl_query_dst_md, 0),
-				     k->env, &scratch, label, err);
+		rc = du_operand_init(&s->dst, s->sum && !s->binary ? DU_INOUT : DU_OUT,
+				     y_held, y_chosen, sum_md, k->env, &scratch, label,
+				     err);
+	if (!rc && s->binary)
+		rc = du_mem_create(&s->residual, sum_md, k->env, label, err);
 	if (!rc && b)
 		rc = du_mem_create(&s->bias, &b_md, k->env, label, err);
 	if (!rc)
 		exec_scratch_request(k->env, scratch);
 	return rc;
+}
+
+/* An empty conv adds its residual in a plain loop: a blocked one is
+ * converted to plain first. */
+static int conv_empty_sum(op_kernel *k, conv_state *s, sc_error *err)
+{
+	const sc_tensor *y = k->out[0];
+	if (!k->fuse->sum_md || !y->numel)
+		return SC_OK;
+	dnnl_memory_desc_t y_plain;
+	size_t scratch = 0;
+	int rc = du_plain_md(&y_plain, y->rank, y->dims, dnnl_f32, s->label, err);
+	if (!rc)
+		rc = du_reorder_create(&s->sum_plain, k->fuse->sum_md, &y_plain,
+				       k->env, &scratch, s->label, err);
+	if (rc)
+		return rc;
+	s->sum_plain_off = du_scratch_take(&scratch, y->nbytes);
+	exec_scratch_request(k->env, scratch);
+	return SC_OK;
 }
 
 static int conv_prepare(op_kernel *k, sc_error *err)
@@ -496,7 +577,7 @@ static int conv_prepare(op_kernel *k, sc_error *err)
 	s->empty = k->out[0]->numel == 0 || k->in[0]->numel == 0 ||
 		   k->in[1]->numel == 0;
 	if (s->empty)
-		return SC_OK;
+		return s->sum ? conv_empty_sum(k, s, err) : SC_OK;
 	return conv_build(k, s, &w, group, ydims, err);
 }
 
@@ -512,6 +593,14 @@ static int conv_run(op_kernel *k, sc_error *err)
 			return SC_OK;
 		int64_t m = y->dims[1], inner = y->numel / (y->dims[0] * m);
 		const float *sum = s->sum ? k->fuse->sum->data : NULL;
+		if (s->sum_plain.p.prim) {
+			void *plain = du_scratch_at(k->env, s->sum_plain_off);
+			int rc = du_reorder_run(&s->sum_plain, k->env, sum, plain,
+						s->label, err);
+			if (rc)
+				return rc;
+			sum = plain;
+		}
 		for (int64_t i = 0; i < y->numel; i++) {
 			float v = b ? ((const float *)b->data)[(i / inner) % m] : 0.0f;
 			v += sum ? sum[i] : 0.0f;
@@ -520,7 +609,7 @@ static int conv_run(op_kernel *k, sc_error *err)
 		return SC_OK;
 	}
 	int rc = SC_OK;
-	if (s->sum)
+	if (s->sum && !s->binary)
 		rc = du_operand_preload(&s->dst, k->env, k->fuse->sum->data, y->data,
 					s->label, err);
 	if (!rc)
@@ -531,15 +620,22 @@ static int conv_run(op_kernel *k, sc_error *err)
 		rc = du_operand_before(&s->dst, k->env, y->data, s->label, err);
 	if (!rc && b)
 		rc = du_mem_bind(s->bias, b->data, s->label, err);
+	if (!rc && s->binary)
+		rc = du_mem_bind(s->residual, k->fuse->sum->data, s->label, err);
 	if (rc)
 		return rc;
-	dnnl_exec_arg_t args[4] = {
+	dnnl_exec_arg_t args[5] = {
 		{DNNL_ARG_SRC, s->src.mem},
 		{DNNL_ARG_WEIGHTS, s->wei.mem},
 		{DNNL_ARG_DST, s->dst.mem},
-		{DNNL_ARG_BIAS, s->bias},
 	};
-	rc = du_prim_exec(&s->conv, k->env, b ? 4 : 3, args, s->label, err);
+	int nargs = 3;
+	if (b)
+		args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
+	if (s->binary)
+		args[nargs++] = (dnnl_exec_arg_t){
+			DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, s->residual};
+	rc = du_prim_exec(&s->conv, k->env, nargs, args, s->label, err);
 	if (!rc)
 		rc = du_operand_after(&s->dst, k->env, y->data, s->label, err);
 	return rc;
@@ -549,7 +645,8 @@ const op_def op_conv_defs[] = {
 	{.domain = "", .name = "Conv", .since = 1, .until = 17,
 	 .attrs = conv_attrs, .infer = conv_infer, .prepare = conv_prepare,
 	 .run = conv_run, .release = conv_release,
-	 .fuse_caps = FUSE_RELU | FUSE_SUM},
+	 .fuse_caps = FUSE_RELU | FUSE_SUM, .layout_caps = LAYOUT_SRC | LAYOUT_DST,
+	 .grad = conv_grad_rule, .grad_inputs = 0x7},
 	{.domain = "", .name = "ConvTranspose", .since = 1, .until = 17,
 	 .attrs = conv_transpose_attrs, .infer = conv_transpose_infer},
 	{0},

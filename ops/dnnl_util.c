@@ -198,6 +198,25 @@ int du_activation_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
 			label, "describing an activation", err);
 }
 
+const dnnl_memory_desc_t *du_input_md(const op_kernel *k, int i,
+				      const dnnl_memory_desc_t *plain)
+{
+	return k->in_md && i < k->n_in && k->in_md[i] ? k->in_md[i] : plain;
+}
+
+const dnnl_memory_desc_t *du_output_md(op_kernel *k,
+				       const dnnl_memory_desc_t *chosen,
+				       const dnnl_memory_desc_t *plain,
+				       dnnl_memory_desc_t *keep)
+{
+	if (!k->out_may_block || dnnl_memory_desc_equal(chosen, plain))
+		return plain;
+	*keep = *chosen;
+	k->out_md = keep;
+	k->out[0]->nbytes = dnnl_memory_desc_get_size(keep);
+	return keep;
+}
+
 /* --- reorders ------------------------------------------------------------ */
 
 int du_reorder_create(du_reorder *r, const dnnl_memory_desc_t *src,
@@ -260,41 +279,44 @@ void du_reorder_destroy(du_reorder *r)
 
 /* --- operands ------------------------------------------------------------ */
 
-int du_operand_init(du_operand *o, int kind, const dnnl_memory_desc_t *plain,
-		    const dnnl_memory_desc_t *chosen, exec_env *env,
+int du_operand_init(du_operand *o, int kind, const dnnl_memory_desc_t *held,
+		    const dnnl_memory_desc_t *chosen,
+		    const dnnl_memory_desc_t *prior, exec_env *env,
 		    size_t *scratch_total, const char *label, sc_error *err)
 {
 	memset(o, 0, sizeof *o);
 	o->kind = kind;
-	o->converts = !dnnl_memory_desc_equal(plain, chosen);
-	o->plain_bytes = dnnl_memory_desc_get_size(plain);
+	o->converts = !dnnl_memory_desc_equal(held, chosen);
+	o->chosen_bytes = dnnl_memory_desc_get_size(chosen);
 	int rc = du_mem_create(&o->mem, chosen, env, label, err);
-	if (rc || !o->converts)
-		return rc;
-	if (kind == DU_OUT || kind == DU_INOUT)
-		rc = du_reorder_create(&o->r, chosen, plain, env, scratch_total,
-				       label, err);
-	else
-		rc = du_reorder_create(&o->r, plain, chosen, env, scratch_total,
-				       label, err);
-	if (!rc && kind == DU_INOUT)
-		rc = du_reorder_create(&o->pre, plain, chosen, env, scratch_total,
-				       label, err);
+	if (!rc && kind == DU_INOUT && !dnnl_memory_desc_equal(prior ? prior : held,
+							       chosen))
+		rc = du_reorder_create(&o->pre, prior ? prior : held, chosen, env,
+				       scratch_total, label, err);
+	if (!rc && o->converts) {
+		if (kind == DU_OUT || kind == DU_INOUT)
+			rc = du_reorder_create(&o->r, chosen, held, env,
+					       scratch_total, label, err);
+		else
+			rc = du_reorder_create(&o->r, held, chosen, env,
+					       scratch_total, label, err);
+	}
 	if (rc) {
 		du_operand_destroy(o);
 		return rc;
 	}
-	size_t bytes = dnnl_memory_desc_get_size(chosen);
+	if (!o->converts)
+		return SC_OK;
 	if (kind == DU_CONST_IN) {
-		o->own = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+		o->own = aligned_alloc(64, (o->chosen_bytes + 63) & ~(size_t)63);
 		if (!o->own) {
 			du_operand_destroy(o);
 			return sc_fail(err, SC_ENOMEM,
 				       "%s: cannot allocate %zu bytes for converted weights",
-				       label, bytes);
+				       label, o->chosen_bytes);
 		}
 	} else {
-		o->off = du_scratch_take(scratch_total, bytes);
+		o->off = du_scratch_take(scratch_total, o->chosen_bytes);
 	}
 	return SC_OK;
 }
@@ -325,11 +347,12 @@ int du_operand_before(du_operand *o, exec_env *env, const void *data,
 int du_operand_preload(du_operand *o, exec_env *env, const void *prior,
 		       void *data, const char *label, sc_error *err)
 {
-	if (o->converts)
-		return du_reorder_run(&o->pre, env, prior,
-				      du_scratch_at(env, o->off), label, err);
-	if (prior != data)
-		memcpy(data, prior, o->plain_bytes);
+	/* the primitive reads its output from the chosen copy */
+	void *target = o->converts ? du_scratch_at(env, o->off) : data;
+	if (o->pre.p.prim)
+		return du_reorder_run(&o->pre, env, prior, target, label, err);
+	if (prior != target)
+		memcpy(target, prior, o->chosen_bytes);
 	return SC_OK;
 }
 

@@ -1,13 +1,14 @@
 /* dnnl_util.h: what the oneDNN-backed kernels (conv, batchnorm, pool,
  * gemm) share.
  *
- * Tensors between ops are plain row-major for now.  A primitive created
- * with format_tag_any may want another layout for an operand; du_operand
- * hides that: it owns the oneDNN memory in the primitive's layout and,
- * when that differs from the plain one, the reorder between them and a
- * place in the kernel's scratch to hold the converted copy.  When the
- * planner starts handing blocked layouts from op to op, this is the one
- * place that learns about it.
+ * Layouts.  Tensors between ops are plain row-major unless the planner lets
+ * a producer and its readers keep a oneDNN layout between them (op.h:
+ * op_kernel.in_md, out_md).  A primitive created with format_tag_any may
+ * want yet another layout for an operand; du_operand hides that: it owns
+ * the oneDNN memory in the primitive's layout and, when that differs from
+ * the layout the executor's buffer holds, the reorder between them and a
+ * place in the kernel's scratch for the converted copy.  ResNet's
+ * activations stay in nChw16c from conv to conv, so no reorder runs there.
  *
  * Scratch: every primitive is created with the user scratchpad mode.  A
  * kernel's prepare lays out its scratch regions (primitive scratchpads,
@@ -20,6 +21,8 @@
  * and bound to the executor's buffers at every run, so run allocates
  * nothing of its own (dnnl_primitive_execute() keeps its argument map on
  * the heap for the length of the call; no C API call avoids that).
+ * Binding a buffer whose layout pads the channels to whole blocks makes
+ * oneDNN zero the padding, which its kernels rely on.
  *
  * Ownership: every du_* object is embedded in a kernel's state and released
  * with its du_*_destroy function, which accepts a zeroed object.  Errors
@@ -107,11 +110,24 @@ int du_channel_block(void);
 
 /* A descriptor of an activation [N, C, D...] (rank 3 to 5) for a primitive
  * to compute on: channel-blocked when C fills at least one block, else
- * format_tag_any so that oneDNN picks (e.g. plain for a 3-channel image).
- * The reorders between this and the plain layout are what du_operand
- * does at every run until the planner hands blocked tensors from op to op. */
+ * format_tag_any so that oneDNN picks (e.g. plain for a 3-channel image). */
 int du_activation_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims,
 		     int blocked, const char *label, sc_error *err);
+
+/* The layout input i of the kernel holds: the producer's descriptor when
+ * the planner handed a blocked one (op_kernel.in_md), else `plain`. */
+const dnnl_memory_desc_t *du_input_md(const op_kernel *k, int i,
+				      const dnnl_memory_desc_t *plain);
+
+/* Makes `chosen` the layout of the kernel's output 0 when the planner
+ * allows a blocked one (op_kernel.out_may_block) and it differs from
+ * `plain`: copies it to *keep (in the kernel's state), points out_md at
+ * the copy and sizes out[0] for it.  Returns the layout out[0]'s buffer
+ * will hold: *keep or plain. */
+const dnnl_memory_desc_t *du_output_md(op_kernel *k,
+				       const dnnl_memory_desc_t *chosen,
+				       const dnnl_memory_desc_t *plain,
+				       dnnl_memory_desc_t *keep);
 
 /* --- reorders and operands ----------------------------------------------- */
 
@@ -131,31 +147,36 @@ int du_reorder_run(du_reorder *r, exec_env *env, const void *src, void *dst,
 void du_reorder_destroy(du_reorder *r);
 
 enum du_operand_kind {
-	DU_IN,         /* read by the primitive: plain -> chosen before */
-	DU_OUT,        /* written by it: chosen -> plain after */
+	DU_IN,         /* read by the primitive: held -> chosen before */
+	DU_OUT,        /* written by it: chosen -> held after */
 	DU_CONST_IN,   /* an input whose data never changes: converted once */
 	DU_INOUT,      /* DU_OUT whose prior content the primitive reads (a
 			* sum post-op): du_operand_preload() fills it first */
 };
 
-/* One operand of a primitive as seen from the executor's plain buffer. */
+/* One operand of a primitive as seen from the executor's buffer, which
+ * holds it in the layout `held`: plain, or the one a neighbouring kernel
+ * chose. */
 typedef struct du_operand {
 	int kind;
 	dnnl_memory_t mem;         /* in the primitive's chosen layout */
-	int converts;              /* chosen layout differs from plain */
-	du_reorder r;              /* plain <-> chosen, when converts */
-	du_reorder pre;            /* DU_INOUT: plain -> chosen for preload */
+	int converts;              /* chosen layout differs from held */
+	du_reorder r;              /* held <-> chosen, when converts */
+	du_reorder pre;            /* DU_INOUT: prior -> chosen, when they differ */
 	size_t off;                /* scratch region of the chosen copy */
-	size_t plain_bytes;
+	size_t chosen_bytes;
 	void *own;                 /* DU_CONST_IN: the converted copy */
-	const void *own_src;       /* ... and the plain data it came from */
+	const void *own_src;       /* ... and the data it came from */
 } du_operand;
 
-/* Sets o up for an operand whose plain layout is `plain` and that the
- * primitive wants as `chosen`.  A converted copy lives in scratch (DU_IN,
- * DU_OUT) or in o's own buffer (DU_CONST_IN). */
-int du_operand_init(du_operand *o, int kind, const dnnl_memory_desc_t *plain,
-		    const dnnl_memory_desc_t *chosen, exec_env *env,
+/* Sets o up for an operand the executor's buffer holds as `held` and that
+ * the primitive wants as `chosen`.  A converted copy lives in scratch
+ * (DU_IN, DU_OUT, DU_INOUT) or in o's own buffer (DU_CONST_IN).  For
+ * DU_INOUT, `prior` is the layout of the tensor du_operand_preload() will
+ * copy in (NULL: held); the reorder from it, if needed, is made here. */
+int du_operand_init(du_operand *o, int kind, const dnnl_memory_desc_t *held,
+		    const dnnl_memory_desc_t *chosen,
+		    const dnnl_memory_desc_t *prior, exec_env *env,
 		    size_t *scratch_total, const char *label, sc_error *err);
 
 /* Before the primitive runs: binds o->mem to data, converting it first
@@ -165,13 +186,14 @@ int du_operand_init(du_operand *o, int kind, const dnnl_memory_desc_t *plain,
 int du_operand_before(du_operand *o, exec_env *env, const void *data,
 		      const char *label, sc_error *err);
 
-/* DU_INOUT, before du_operand_before(): makes the plain tensor `prior`
- * the content the primitive will find in its output `data`. */
+/* DU_INOUT, before du_operand_before(): makes `prior` (in the layout given
+ * to du_operand_init) the content the primitive will find in its output
+ * `data`.  prior must not overlap data. */
 int du_operand_preload(du_operand *o, exec_env *env, const void *prior,
 		       void *data, const char *label, sc_error *err);
 
-/* After the primitive ran: for a converting DU_OUT, writes the result into
- * the plain buffer data.  A no-op otherwise. */
+/* After the primitive ran: for a converting DU_OUT or DU_INOUT, writes the
+ * result into the executor's buffer data.  A no-op otherwise. */
 int du_operand_after(du_operand *o, exec_env *env, void *data,
 		     const char *label, sc_error *err);
 

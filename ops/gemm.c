@@ -11,10 +11,26 @@
  * Kernels: oneDNN's matmul for float32 (transposes as strides, batch
  * broadcasting as size-1 dims, alpha as the output scale, C as the bias or
  * through a sum post-op); a plain loop for the other dtypes, integers
- * wrapping like their fixed-width types. */
+ * wrapping like their fixed-width types.
+ *
+ * Gradients, as standard ops valid at the model's opset (with A' and B'
+ * as above):
+ *   Gemm    dA' = alpha dY B'^T and dB' = alpha A'^T dY, each one Gemm
+ *           whose transA/transB absorb the transposes (a zero scalar C
+ *           before opset 11, where C is required); dC = beta dY summed
+ *           down to C's shape.
+ *   MatMul  dA = dY B^T and dB = A^T dY (Transpose of the last two axes,
+ *           MatMul), summed down to each operand's shape over broadcast
+ *           batch axes.  A 1-D operand takes part as the row or column
+ *           numpy makes of it: dY gets the dropped axis back (Unsqueeze)
+ *           and the product is summed down to the vector.  Two vectors:
+ *           dA = dY B, dB = dY A. */
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "../runtime/autodiff.h"
 #include "dnnl_util.h"
+#include "grad_attrs.h"
 #include "infer_util.h"
 
 /* opset 6's `broadcast` flag allowed what 7 made the rule */
@@ -569,15 +585,212 @@ static int mm_run(op_kernel *k, sc_error *err)
 			    err);
 }
 
+/* --- gradient rules --------------------------------------------------------- */
+
+#define CHECK(v) do { if ((v) < 0) return err->code; } while (0)
+
+/* An int64 1-D initializer holding v[0..n). */
+static int mm_const_ints(grad_ctx *c, const int64_t *v, int n, sc_error *err)
+{
+	graph *g = grad_graph(c);
+	char name[128];
+	for (int k = 0;; k++) {
+		snprintf(name, sizeof name, "autodiff/matmul_axes_%d", k);
+		if (graph_find_value(g, name) < 0)
+			break;
+	}
+	int64_t dims[1] = {n};
+	sc_tensor t;
+	if (tensor_alloc(&t, SC_INT64, 1, dims, name, err))
+		return -1;
+	memcpy(t.data, v, (size_t)n * sizeof *v);
+	int y = graph_intern_value(g, name, err);
+	if (y < 0 || graph_add_init(g, y, &t, err)) {
+		tensor_free(&t);
+		return -1;
+	}
+	graph_value *val = &g->values[y];
+	val->type.kind = GRAPH_TYPE_TENSOR;
+	val->type.elem = SC_INT64;
+	return y;
+}
+
+/* x with a size-1 axis inserted at `axis` (>= 0), at the model's opset:
+ * axes as an input from 13, as an attribute before. */
+static int mm_unsqueeze(grad_ctx *c, int x, int64_t axis, sc_error *err)
+{
+	int y;
+	if (grad_opset(c) >= 13) {
+		int in[2] = {x, mm_const_ints(c, &axis, 1, err)};
+		CHECK(in[1]);
+		CHECK(grad_emit(c, "Unsqueeze", "", 2, in, 1, &y, err));
+		return y;
+	}
+	int idx = grad_emit(c, "Unsqueeze", "", 1, &x, 1, &y, err);
+	CHECK(idx);
+	if (grad_attr_ints(&grad_graph(c)->nodes[idx], "axes", &axis, 1, err))
+		return -1;
+	return y;
+}
+
+/* x of rank r (>= 2) with its last two axes swapped. */
+static int mm_transpose(grad_ctx *c, int x, int r, sc_error *err)
+{
+	int64_t perm[SC_MAX_RANK];
+	for (int i = 0; i < r; i++)
+		perm[i] = i;
+	perm[r - 2] = r - 1;
+	perm[r - 1] = r - 2;
+	int y, idx = grad_emit(c, "Transpose", "", 1, &x, 1, &y, err);
+	CHECK(idx);
+	if (grad_attr_ints(&grad_graph(c)->nodes[idx], "perm", perm, r, err))
+		return -1;
+	return y;
+}
+
+/* alpha * op(a) op(b) as one Gemm node, op being the transpose when ta/tb;
+ * `like` is a forward value of the operands' dtype. */
+static int mm_gemm(grad_ctx *c, int a, int b, int ta, int tb, float alpha,
+		   int like, sc_error *err)
+{
+	int64_t opset = grad_opset(c);
+	int in[3] = {a, b, -1}, y;
+	int n_in = 2;
+	if (opset < 11) {
+		/* C is required before 11: a zero that broadcasts */
+		CHECK(in[2] = grad_scalar(c, like, 0.0, err));
+		n_in = 3;
+	}
+	int idx = grad_emit(c, "Gemm", "", n_in, in, 1, &y, err);
+	CHECK(idx);
+	graph_node *n = &grad_graph(c)->nodes[idx];
+	if ((ta && grad_attr_int(n, "transA", 1, err)) ||
+	    (tb && grad_attr_int(n, "transB", 1, err)) ||
+	    (opset < 7 && grad_attr_int(n, "broadcast", 1, err)))
+		return -1;
+	if (alpha != 1.0f) {
+		graph_attr *at = graph_node_add_attr(n, "alpha", ATTR_FLOAT, err);
+		if (!at)
+			return -1;
+		at->f = alpha;
+	}
+	return y;
+}
+
+static int gemm_grad(grad_ctx *c, int node, const int *dy, int *dx,
+		     sc_error *err)
+{
+	const graph_node *n = grad_fwd(c, node);
+	int ta = infer_attr_int(n, "transA", 0) != 0;
+	int tb = infer_attr_int(n, "transB", 0) != 0;
+	float alpha = infer_attr_float(n, "alpha", 1.0f);
+	float beta = infer_attr_float(n, "beta", 1.0f);
+	int a = n->inputs[0], b = n->inputs[1];
+	int cv = n->n_inputs > 2 ? n->inputs[2] : -1;
+	/* emitting moves the node array: n is not used below */
+	if (dx[0] == -2)
+		CHECK(dx[0] = ta ? mm_gemm(c, b, dy[0], tb, 1, alpha, a, err) :
+			      mm_gemm(c, dy[0], b, 0, !tb, alpha, a, err));
+	if (dx[1] == -2)
+		CHECK(dx[1] = tb ? mm_gemm(c, dy[0], a, 1, ta, alpha, a, err) :
+			      mm_gemm(c, a, dy[0], !ta, 0, alpha, a, err));
+	if (cv >= 0 && dx[2] == -2) {
+		if (beta == 0.0f) {
+			dx[2] = -1;
+			return SC_OK;
+		}
+		int g = dy[0];
+		if (beta != 1.0f) {
+			int k;
+			CHECK(k = grad_scalar(c, cv, beta, err));
+			CHECK(g = grad_binary(c, "Mul", dy[0], k, err));
+		}
+		CHECK(dx[2] = grad_sum_to_shape(c, g, cv, err));
+	}
+	return SC_OK;
+}
+
+static int mm_rank(grad_ctx *c, int v)
+{
+	const graph_type *t = &grad_graph(c)->values[v].type;
+	return t->kind == GRAPH_TYPE_TENSOR ? t->rank : -1;
+}
+
+static int matmul_grad(grad_ctx *c, int node, const int *dy, int *dx,
+		       sc_error *err)
+{
+	const graph_node *n = grad_fwd(c, node);
+	int a = n->inputs[0], b = n->inputs[1];
+	int ra = mm_rank(c, a), rb = mm_rank(c, b);
+	if (ra < 1 || rb < 1)
+		return infer_fail(grad_graph(c), n, err,
+				  "the gradient needs the ranks of A and B, which shape inference left unknown");
+	int g = dy[0], da = -1, db = -1;
+	int want_a = dx[0] == -2, want_b = dx[1] == -2;
+	if (ra == 1 && rb == 1) {
+		/* dot product: dY is a scalar */
+		if (want_a)
+			CHECK(da = grad_binary(c, "Mul", g, b, err));
+		if (want_b)
+			CHECK(db = grad_binary(c, "Mul", g, a, err));
+	} else if (ra == 1) {
+		/* A is the row [1, K]; dY [..., N] loses the axis before N */
+		int gu;
+		CHECK(gu = mm_unsqueeze(c, g, rb - 2, err));
+		if (want_a) {
+			int bt;
+			CHECK(bt = mm_transpose(c, b, rb, err));
+			CHECK(da = grad_binary(c, "MatMul", gu, bt, err));
+		}
+		if (want_b) {
+			int acol;
+			CHECK(acol = mm_unsqueeze(c, a, 1, err));
+			CHECK(db = grad_binary(c, "MatMul", acol, gu, err));
+		}
+	} else if (rb == 1) {
+		/* B is the column [K, 1]; dY [..., M] loses the last axis */
+		if (want_a) {
+			int gcol, brow;
+			CHECK(gcol = mm_unsqueeze(c, g, ra - 1, err));
+			CHECK(brow = mm_unsqueeze(c, b, 0, err));
+			CHECK(da = grad_binary(c, "MatMul", gcol, brow, err));
+		}
+		if (want_b) {
+			int grow;
+			CHECK(grow = mm_unsqueeze(c, g, ra - 2, err));
+			CHECK(db = grad_binary(c, "MatMul", grow, a, err));
+		}
+	} else {
+		if (want_a) {
+			int bt;
+			CHECK(bt = mm_transpose(c, b, rb, err));
+			CHECK(da = grad_binary(c, "MatMul", g, bt, err));
+		}
+		if (want_b) {
+			int at;
+			CHECK(at = mm_transpose(c, a, ra, err));
+			CHECK(db = grad_binary(c, "MatMul", at, g, err));
+		}
+	}
+	if (want_a)
+		CHECK(dx[0] = grad_sum_to_shape(c, da, a, err));
+	if (want_b)
+		CHECK(dx[1] = grad_sum_to_shape(c, db, b, err));
+	return SC_OK;
+}
+
 const op_def op_gemm_defs[] = {
 	{.domain = "", .name = "Gemm", .since = 6, .until = 6,
 	 .attrs = gemm6_attrs, .infer = gemm_infer, .prepare = gemm_prepare,
-	 .run = mm_run, .release = mm_release},
+	 .run = mm_run, .release = mm_release, .grad = gemm_grad,
+	 .grad_inputs = 0x7},
 	{.domain = "", .name = "Gemm", .since = 7, .until = 17,
 	 .attrs = gemm_attrs, .infer = gemm_infer, .prepare = gemm_prepare,
-	 .run = mm_run, .release = mm_release},
+	 .run = mm_run, .release = mm_release, .grad = gemm_grad,
+	 .grad_inputs = 0x7},
 	{.domain = "", .name = "MatMul", .since = 1, .until = 17,
 	 .attrs = NULL, .infer = matmul_infer, .prepare = matmul_prepare,
-	 .run = mm_run, .release = mm_release},
+	 .run = mm_run, .release = mm_release, .grad = matmul_grad,
+	 .grad_inputs = 0x3},
 	{0},
 };

@@ -19,11 +19,16 @@
  * Indices (oneDNN has none) and the one case where oneDNN's arithmetic
  * differs from ONNX's: AveragePool with count_include_pad, whose divisor
  * must not count the padding that ceil_mode adds past the declared pads.
+ * Layouts (ops/op.h): every pool reads X in its producer's layout (the
+ * plain loop converts a blocked X to plain first); MaxPool and AveragePool
+ * on oneDNN also keep Y in X's layout when the planner allows, while the
+ * global pools always write a plain Y, which Flatten reads.
  * LpPool and GlobalLpPool have shape inference only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnnl_grad.h"
 #include "dnnl_util.h"
 #include "infer_util.h"
 
@@ -138,7 +143,11 @@ typedef struct pool_state {
 	int64_t planes;            /* N * C */
 	int64_t in[DU_MAX_SPATIAL];
 	du_prim pool;
-	dnnl_memory_t src, dst;
+	dnnl_memory_t src;         /* bound to X in the layout it arrives in */
+	du_operand dst;
+	dnnl_memory_desc_t y_md;   /* Y's layout when it is not plain (out_md) */
+	du_reorder x_plain;        /* plain loop, blocked X: to plain first */
+	size_t x_plain_off;
 } pool_state;
 
 static void pool_release(op_kernel *k)
@@ -149,8 +158,8 @@ static void pool_release(op_kernel *k)
 	du_prim_destroy(&s->pool);
 	if (s->src)
 		dnnl_memory_destroy(s->src);
-	if (s->dst)
-		dnnl_memory_destroy(s->dst);
+	du_operand_destroy(&s->dst);
+	du_reorder_destroy(&s->x_plain);
 	free(s);
 	k->state = NULL;
 }
@@ -172,7 +181,6 @@ static int pool_build_dnnl(op_kernel *k, pool_state *s, sc_error *err)
 	const sc_tensor *x = k->in[0];
 	const sc_tensor *y = k->out[0];
 	const du_window *w = &s->w;
-	dnnl_memory_desc_t x_md, y_md;
 	dnnl_dims_t strides, kernel, dil, pl, pr;
 	for (int i = 0; i < w->ns; i++) {
 		strides[i] = w->stride[i];
@@ -181,30 +189,63 @@ static int pool_build_dnnl(op_kernel *k, pool_state *s, sc_error *err)
 		pl[i] = w->pad_l[i];
 		pr[i] = w->pad_r_ext[i];
 	}
-	int rc = du_plain_md(&x_md, x->rank, x->dims, dnnl_f32, s->label, err);
+	dnnl_memory_desc_t x_plain, y_plain, y_any;
+	int rc = du_plain_md(&x_plain, x->rank, x->dims, dnnl_f32, s->label, err);
 	if (!rc)
-		rc = du_plain_md(&y_md, y->rank, y->dims, dnnl_f32, s->label, err);
+		rc = du_plain_md(&y_plain, y->rank, y->dims, dnnl_f32, s->label, err);
+	/* Y any: oneDNN's pooling then writes it in X's layout */
+	if (!rc)
+		rc = du_check(dnnl_memory_desc_init_by_tag(&y_any, y->rank, y_plain.dims,
+							   dnnl_f32, dnnl_format_tag_any),
+			      s->label, "describing Y", err);
 	if (rc)
 		return rc;
+	const dnnl_memory_desc_t *x_md = du_input_md(k, 0, &x_plain);
 	dnnl_alg_kind_t alg = s->kind == POOL_MAX ? dnnl_pooling_max :
 			      s->include_pad ? dnnl_pooling_avg_include_padding :
 			      dnnl_pooling_avg_exclude_padding;
 	dnnl_pooling_v2_desc_t pd;
 	rc = du_check(dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_inference,
-							alg, &x_md, &y_md, strides,
+							alg, x_md, &y_any, strides,
 							kernel, dil, pl, pr),
 		      s->label, "describing the pooling", err);
 	size_t scratch = 0;
 	if (!rc)
 		rc = du_prim_create(&s->pool, &pd, NULL, k->env, &scratch, s->label,
 				    err);
+	if (rc)
+		return rc;
+	const dnnl_memory_desc_t *y_chosen = du_prim_md(&s->pool, dnnl_query_dst_md, 0);
+	rc = du_mem_create(&s->src, x_md, k->env, s->label, err);
 	if (!rc)
-		rc = du_mem_create(&s->src, &x_md, k->env, s->label, err);
-	if (!rc)
-		rc = du_mem_create(&s->dst, &y_md, k->env, s->label, err);
+		rc = du_operand_init(&s->dst, DU_OUT,
+				     du_output_md(k, y_chosen, &y_plain, &s->y_md),
+				     y_chosen, NULL, k->env, &scratch, s->label, err);
 	if (!rc)
 		exec_scratch_request(k->env, scratch);
 	return rc;
+}
+
+/* The plain loop reads X plain: a blocked X is converted into scratch. */
+static int pool_plain_input(op_kernel *k, pool_state *s, sc_error *err)
+{
+	const sc_tensor *x = k->in[0];
+	if (!k->in_md || !k->in_md[0] || !x->numel)
+		return SC_OK;
+	if (x->dtype != SC_FLOAT)
+		return sc_fail(err, SC_EINTERNAL, "%s: a blocked %s input",
+			       s->label, tensor_dtype_name(x->dtype));
+	dnnl_memory_desc_t x_plain;
+	size_t scratch = 0;
+	int rc = du_plain_md(&x_plain, x->rank, x->dims, dnnl_f32, s->label, err);
+	if (!rc)
+		rc = du_reorder_create(&s->x_plain, k->in_md[0], &x_plain, k->env,
+				       &scratch, s->label, err);
+	if (rc)
+		return rc;
+	s->x_plain_off = du_scratch_take(&scratch, dnnl_memory_desc_get_size(&x_plain));
+	exec_scratch_request(k->env, scratch);
+	return SC_OK;
 }
 
 /* Shared by the windowed and the global pools once s->w is known. */
@@ -243,7 +284,7 @@ static int pool_finish_prepare(op_kernel *k, pool_state *s, sc_error *err)
 	}
 	if (s->use_dnnl)
 		return pool_build_dnnl(k, s, err);
-	return SC_OK;
+	return pool_plain_input(k, s, err);
 }
 
 static int pool_prepare(op_kernel *k, sc_error *err)
@@ -406,51 +447,75 @@ static int pool_run(op_kernel *k, sc_error *err)
 	pool_state *s = k->state;
 	sc_tensor *y = k->out[0];
 	if (!s->use_dnnl) {
-		pool_reference(s, k->in[0], y,
-			       k->n_out > 1 ? k->out[1] : NULL);
+		sc_tensor x = *k->in[0];
+		if (s->x_plain.p.prim) {
+			x.data = du_scratch_at(k->env, s->x_plain_off);
+			int rc = du_reorder_run(&s->x_plain, k->env, k->in[0]->data,
+						x.data, s->label, err);
+			if (rc)
+				return rc;
+		}
+		pool_reference(s, &x, y, k->n_out > 1 ? k->out[1] : NULL);
 		return SC_OK;
 	}
 	int rc = du_mem_bind(s->src, k->in[0]->data, s->label, err);
 	if (!rc)
-		rc = du_mem_bind(s->dst, y->data, s->label, err);
+		rc = du_operand_before(&s->dst, k->env, y->data, s->label, err);
 	if (rc)
 		return rc;
 	dnnl_exec_arg_t args[2] = {
 		{DNNL_ARG_SRC, s->src},
-		{DNNL_ARG_DST, s->dst},
+		{DNNL_ARG_DST, s->dst.mem},
 	};
-	return du_prim_exec(&s->pool, k->env, 2, args, s->label, err);
+	rc = du_prim_exec(&s->pool, k->env, 2, args, s->label, err);
+	if (!rc)
+		rc = du_operand_after(&s->dst, k->env, y->data, s->label, err);
+	return rc;
 }
 
 const op_def op_pool_defs[] = {
 	{.domain = "", .name = "MaxPool", .since = 1, .until = 7,
 	 .attrs = maxpool1_attrs, .infer = pool_infer,
-	 .prepare = pool_prepare, .run = pool_run, .release = pool_release},
+	 .prepare = pool_prepare, .run = pool_run, .release = pool_release,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "MaxPool", .since = 8, .until = 9,
 	 .attrs = maxpool8_attrs, .infer = pool_infer,
-	 .prepare = pool_prepare, .run = pool_run, .release = pool_release},
+	 .prepare = pool_prepare, .run = pool_run, .release = pool_release,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "MaxPool", .since = 10, .until = 17,
 	 .attrs = maxpool10_attrs, .infer = pool_infer,
-	 .prepare = pool_prepare, .run = pool_run, .release = pool_release},
+	 .prepare = pool_prepare, .run = pool_run, .release = pool_release,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "AveragePool", .since = 1, .until = 6,
 	 .attrs = maxpool1_attrs, .infer = pool_infer,
-	 .prepare = pool_prepare, .run = pool_run, .release = pool_release},
+	 .prepare = pool_prepare, .run = pool_run, .release = pool_release,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "AveragePool", .since = 7, .until = 9,
 	 .attrs = avgpool7_attrs, .infer = pool_infer,
-	 .prepare = pool_prepare, .run = pool_run, .release = pool_release},
+	 .prepare = pool_prepare, .run = pool_run, .release = pool_release,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "AveragePool", .since = 10, .until = 17,
 	 .attrs = avgpool10_attrs, .infer = pool_infer,
-	 .prepare = pool_prepare, .run = pool_run, .release = pool_release},
+	 .prepare = pool_prepare, .run = pool_run, .release = pool_release,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "LpPool", .since = 11, .until = 17,
 	 .attrs = lppool_attrs, .infer = pool_infer},
 	{.domain = "", .name = "GlobalAveragePool", .since = 1, .until = 17,
 	 .attrs = NULL, .infer = global_pool_infer,
 	 .prepare = global_pool_prepare, .run = pool_run,
-	 .release = pool_release},
+	 .release = pool_release, .layout_caps = LAYOUT_SRC,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "GlobalMaxPool", .since = 1, .until = 17,
 	 .attrs = NULL, .infer = global_pool_infer,
 	 .prepare = global_pool_prepare, .run = pool_run,
-	 .release = pool_release},
+	 .release = pool_release, .layout_caps = LAYOUT_SRC,
+	 .grad = pool_grad_rule, .grad_inputs = 0x1},
 	{.domain = "", .name = "GlobalLpPool", .since = 2, .until = 17,
 	 .attrs = global_lppool_attrs, .infer = global_pool_infer},
 	{0},

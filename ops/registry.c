@@ -17,6 +17,7 @@ static const op_def *const op_tables[] = {
 	op_shape_defs,
 	op_resize_defs,
 	op_autodiff_defs,
+	op_dnnl_grad_defs,
 	op_optim_defs,
 	op_supcon_defs,
 };

@@ -25,6 +25,7 @@ extern const op_def op_softmax_defs[];
 extern const op_def op_shape_defs[];
 extern const op_def op_resize_defs[];
 extern const op_def op_autodiff_defs[];
+extern const op_def op_dnnl_grad_defs[];
 extern const op_def op_optim_defs[];
 extern const op_def op_supcon_defs[];
 

@@ -466,7 +466,7 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 	/* graph outputs live until the caller has read them */
 	for (int i = 0; i < g->n_outputs; i++)
 		p->last_use[g->outputs[i]] = g->n_nodes;
-	if ((rc = plan_layouts(p, err))) {
+	if ((!opt || !opt->plain_layouts) && (rc = plan_layouts(p, err))) {
 		plan_free(p);
 		return rc;
 	}

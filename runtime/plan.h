@@ -33,6 +33,7 @@ typedef struct plan plan;
 typedef struct plan_options {
 	int threads;          /* 0: OpenMP's default */
 	int no_fusion;        /* 1: run every node as written (for comparisons) */
+	int plain_layouts;    /* 1: keep every tensor plain between ops (ditto) */
 } plan_options;
 
 /* Also runs shape inference on m (graph_infer_shapes), which writes the

@@ -3,7 +3,8 @@
  * the unsupported-op message, and inference fusions (Conv with
  * BatchNormalization, residual Add and Relu), whose outputs must match the
  * same plan run node by node (no_fusion) and a naive reference computed
- * here in double. */
+ * here in double, and oneDNN's blocked layouts kept between kernels, which
+ * must give what plain tensors give. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,40 +16,10 @@
 #include <string.h>
 
 #include "model_builder.h"
-#include "runtime/plan.h"
+#include "op_harness.h"
 
-/* --- counting allocations ---------------------------------------------------
- * The test binary interposes malloc and friends (not under ASan, which owns
- * them) so that a run can prove it allocated nothing. */
-#if !defined(__SANITIZE_ADDRESS__)
-#define COUNT_ALLOCS 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-static long n_allocs;
-void *malloc(size_t n) { n_allocs++; return __libc_malloc(n); }
-void *calloc(size_t a, size_t b) { n_allocs++; return __libc_calloc(a, b); }
-void *realloc(void *p, size_t n) { n_allocs++; return __libc_realloc(p, n); }
-void *aligned_alloc(size_t a, size_t n) { n_allocs++; return __libc_memalign(a, n); }
-int posix_memalign(void **p, size_t a, size_t n)
-{
-	n_allocs++;
-	*p = __libc_memalign(a, n);
-	return *p ? 0 : 12;
-}
-#endif
-
-static plan *make_plan(graph_model *m, int fuse)
-{
-	plan_options opt = {.threads = 2, .no_fusion = !fuse};
-	plan *p;
-	sc_error err = {0};
-	int rc = plan_create(m, &opt, &p, &err);
-	if (rc)
-		fail_msg("plan_create: %s", err.msg);
-	return p;
-}
+/* Counting allocations: a run can prove it allocated nothing. */
+#include "count_allocs.h"
 
 static void run_ok(plan *p, const char *name, const sc_tensor *x)
 {
@@ -82,9 +53,7 @@ static void test_arena_reuse_and_no_allocation(void **state)
 		add(g, "Relu", NULL, in, out);
 		strcpy(in, out);
 	}
-	int y = val(g, in);
-	g->values[y].flags |= VALUE_OUTPUT;
-	push(&g->outputs, &g->n_outputs, y);
+	output(g, in);
 
 	plan *p = make_plan(m, 1);
 	sc_tensor x;
@@ -134,9 +103,7 @@ static void test_input_checks(void **state)
 	graph *g = m->graph;
 	input(g, "x", SC_FLOAT, "N,3");
 	add(g, "Relu", "r", "x", "y");
-	int y = val(g, "y");
-	g->values[y].flags |= VALUE_OUTPUT;
-	push(&g->outputs, &g->n_outputs, y);
+	output(g, "y");
 	plan *p = make_plan(m, 1);
 	sc_error err = {0};
 	sc_tensor bad_shape, bad_type;
@@ -211,9 +178,7 @@ static void test_conv_fusions_match(void **state)
 	}
 	add(g, "Add", "add", "b,s", "a");
 	add(g, "Relu", "relu", "a", "y");
-	int y = val(g, "y");
-	g->values[y].flags |= VALUE_OUTPUT;
-	push(&g->outputs, &g->n_outputs, y);
+	output(g, "y");
 
 	sc_tensor x;
 	sc_error err = {0};
@@ -273,6 +238,221 @@ static void test_conv_fusions_match(void **state)
 	graph_model_free(m);
 }
 
+/* --- blocked layouts between kernels ------------------------------------ */
+
+/* A float initializer of the given shape, uniform in +-1/sqrt(fan-in). */
+static void weight(graph *g, const char *name, int64_t co, int64_t ci,
+		   int64_t k, unsigned seed)
+{
+	int64_t dims[] = {co, ci, k, k};
+	sc_tensor w;
+	sc_error err = {0};
+	assert_int_equal(tensor_alloc(&w, SC_FLOAT, 4, dims, name, &err), SC_OK);
+	fill(&w, seed);
+	float scale = 1.0f / sqrtf((float)(ci * k * k));
+	for (int64_t i = 0; i < w.numel; i++)
+		((float *)w.data)[i] *= scale;
+	assert_int_equal(graph_add_init(g, val(g, name), &w, &err), SC_OK);
+}
+
+static graph_node *pool(graph *g, const char *op, const char *name,
+			const char *in, const char *outs, int k, int stride,
+			int pad)
+{
+	graph_node *n = add(g, op, name, in, outs);
+	attr_ints(n, "kernel_shape", 2, k, k);
+	attr_ints(n, "strides", 2, stride, stride);
+	attr_ints(n, "pads", 4, pad, pad, pad, pad);
+	return n;
+}
+
+/* A small ResNet-like chain whose activations the planner may keep in
+ * oneDNN's blocked layouts from kernel to kernel:
+ *   x[N,3] -conv,relu-> a[32] -conv,bn,+a,relu-> b[32] -maxpool-> p[32]
+ *   -conv 1x1-> d[20] -conv,relu-> e[48] -conv 1x1,relu-> h[48]
+ *   -conv 1x1,+e,relu-> f[48] -avgpool-> q -gap-> y0
+ *   e -globalmaxpool-> y1;  b -maxpool with Indices-> y2, y3
+ * The residuals a and e (added by a sum post-op or, for the 1x1 conv, a
+ * binary one that reads it in place), the pools' inputs and d (20
+ * channels: a block and a padded one) stay blocked; the pools that take
+ * the plain loop (Indices, the average's ceil_mode divisor) convert their
+ * input.  Outputs must match the same model run with every
+ * tensor plain, and node by node. */
+static graph_model *layout_model(void)
+{
+	graph_model *m = model(13);
+	graph *g = m->graph;
+	input(g, "x", SC_FLOAT, "N,3,12,12");
+	weight(g, "w1", 32, 3, 3, 11);
+	weight(g, "w2", 32, 32, 3, 12);
+	weight(g, "w3", 20, 32, 1, 13);
+	weight(g, "w4", 48, 20, 3, 14);
+	weight(g, "w5", 48, 48, 1, 15);
+	weight(g, "w6", 48, 48, 1, 16);
+	conv(g, "conv1", "x", "w1", "c1", 3, 1, 1);
+	add(g, "Relu", "relu1", "c1", "a");
+	conv(g, "conv2", "a", "w2", "c2", 3, 1, 1);
+	bn(g, "bn2", "c2", "n2", 32);
+	const char *bn_names[] = {"bn2.s", "bn2.b", "bn2.m", "bn2.v"};
+	for (int i = 0; i < 4; i++) {
+		sc_tensor *t = &g->inits[g->values[val(g, bn_names[i])].init].tensor;
+		fill(t, 20 + (unsigned)i);
+		if (i == 3)
+			for (int c = 0; c < 32; c++)
+				((float *)t->data)[c] = 0.5f + fabsf(((float *)t->data)[c]);
+	}
+	add(g, "Add", "add2", "n2,a", "s2");
+	add(g, "Relu", "relu2", "s2", "b");
+	pool(g, "MaxPool", "maxpool", "b", "p", 3, 2, 1);
+	conv(g, "conv3", "p", "w3", "d", 1, 1, 0);
+	conv(g, "conv4", "d", "w4", "c4", 3, 1, 1);
+	add(g, "Relu", "relu4", "c4", "e");
+	conv(g, "conv5", "e", "w5", "c5", 1, 1, 0);
+	add(g, "Relu", "relu5", "c5", "h");
+	conv(g, "conv6", "h", "w6", "c6", 1, 1, 0);
+	add(g, "Add", "add6", "c6,e", "s6");
+	add(g, "Relu", "relu6", "s6", "f");
+	/* ceil_mode's last window overhangs: the plain loop's divisor */
+	graph_node *avg = pool(g, "AveragePool", "avgpool", "f", "q", 3, 2, 0);
+	attr_int(avg, "ceil_mode", 1);
+	attr_int(avg, "count_include_pad", 1);
+	add(g, "GlobalAveragePool", "gap", "q", "y0");
+	add(g, "GlobalMaxPool", "gmp", "e", "y1");
+	pool(g, "MaxPool", "argmax", "b", "y2,y3", 2, 2, 0);
+	const char *outs[] = {"y0", "y1", "y2", "y3"};
+	for (int i = 0; i < 4; i++)
+		output(g, outs[i]);
+	return m;
+}
+
+static plan *layout_plan(graph_model *m, int no_fusion, int plain_layouts)
+{
+	plan_options opt = {.threads = 2, .no_fusion = no_fusion,
+			    .plain_layouts = plain_layouts};
+	plan *p;
+	sc_error err = {0};
+	if (plan_create(m, &opt, &p, &err))
+		fail_msg("plan_create: %s", err.msg);
+	return p;
+}
+
+/* Largest |a - b| of any float output relative to that output's largest
+ * |b|; integer outputs (the Indices) must be equal. */
+static double layout_diff(const plan *a, const plan *b)
+{
+	double worst = 0;
+	for (int i = 0; i < plan_output_count(b); i++) {
+		const sc_tensor *x = plan_output(a, i), *y = plan_output(b, i);
+		assert_int_equal(x->dtype, y->dtype);
+		assert_int_equal(x->numel, y->numel);
+		assert_int_equal(x->nbytes, y->nbytes);
+		if (y->dtype == SC_INT64) {
+			assert_memory_equal(x->data, y->data, y->nbytes);
+			continue;
+		}
+		double max_err = 0, max_ref = 0;
+		for (int64_t j = 0; j < y->numel; j++) {
+			double u = ((const float *)x->data)[j];
+			double v = ((const float *)y->data)[j];
+			max_err = fmax(max_err, fabs(u - v));
+			max_ref = fmax(max_ref, fabs(v));
+		}
+		assert_true(max_ref > 0.1);
+		worst = fmax(worst, max_err / max_ref);
+	}
+	return worst;
+}
+
+static void test_blocked_layouts_match_plain(void **state)
+{
+	(void)state;
+	graph_model *m = layout_model();
+	plan *blocked = layout_plan(m, 0, 0);
+	plan *plain = layout_plan(m, 0, 1);
+	plan *nodes = layout_plan(m, 1, 1);
+	/* conv1+relu, conv2+bn+add+relu, maxpool, conv3, conv4+relu,
+	 * conv5+relu, conv6+add+relu, avgpool, gap, gmp, argmax */
+	assert_int_equal(plan_node_count(blocked), 11);
+	assert_int_equal(plan_node_count(plain), 11);
+	for (int n = 2; n <= 3; n++) {
+		sc_tensor x;
+		sc_error err = {0};
+		int64_t xd[] = {n, 3, 12, 12};
+		assert_int_equal(tensor_alloc(&x, SC_FLOAT, 4, xd, "x", &err), SC_OK);
+		fill(&x, 40 + (unsigned)n);
+		for (int round = 0; round < 2; round++) {   /* then from the arena */
+			run_ok(blocked, "x", &x);
+			run_ok(plain, "x", &x);
+			run_ok(nodes, "x", &x);
+			double e1 = layout_diff(blocked, plain);
+			double e2 = layout_diff(blocked, nodes);
+			if (e1 > 1e-5 || e2 > 1e-5)
+				fail_msg("batch %d: blocked differs from plain by %g, "
+					 "from node by node by %g", n, e1, e2);
+		}
+		/* d's 20 channels fill one block and part of another: the
+		 * blocked plan's intermediates take more room than plain ones */
+		assert_true(plan_total_bytes(blocked) > plan_total_bytes(plain));
+		assert_int_equal(plan_output(blocked, 0)->dims[0], n);
+		tensor_free(&x);
+	}
+	plan_free(blocked);
+	plan_free(plain);
+	plan_free(nodes);
+	graph_model_free(m);
+}
+
+/* A conv with no input channels is its bias broadcast; a fused blocked
+ * residual (20 channels: a block and a padded one) is still added right. */
+static void test_empty_conv_blocked_residual(void **state)
+{
+	(void)state;
+	graph_model *m = model(13);
+	graph *g = m->graph;
+	input(g, "x", SC_FLOAT, "2,16,6,6");
+	input(g, "z", SC_FLOAT, "2,0,6,6");
+	weight(g, "wr", 20, 16, 3, 50);
+	int64_t we_dims[] = {20, 0, 1, 1}, b_dims[] = {20};
+	init_tensor(g, "we", SC_FLOAT, 4, we_dims, NULL);
+	init_tensor(g, "be", SC_FLOAT, 1, b_dims, NULL);
+	fill(&g->inits[g->values[val(g, "be")].init].tensor, 51);
+	conv(g, "conv_r", "x", "wr", "r", 3, 1, 1);
+	graph_node *n = add(g, "Conv", "conv_e", "z,we,be", "e");
+	attr_ints(n, "kernel_shape", 2, 1, 1);
+	add(g, "Add", "add", "e,r", "s");
+	add(g, "Relu", "relu", "s", "y");
+	output(g, "y");
+	sc_tensor x, z;
+	sc_error err = {0};
+	int64_t xd[] = {2, 16, 6, 6}, zd[] = {2, 0, 6, 6};
+	assert_int_equal(tensor_alloc(&x, SC_FLOAT, 4, xd, "x", &err), SC_OK);
+	assert_int_equal(tensor_alloc(&z, SC_FLOAT, 4, zd, "z", &err), SC_OK);
+	fill(&x, 52);
+	plan *blocked = layout_plan(m, 0, 0), *plain = layout_plan(m, 0, 1);
+	plan *nodes = layout_plan(m, 1, 1);
+	assert_int_equal(plan_node_count(blocked), 2);
+	const char *nm[] = {"x", "z"};
+	const sc_tensor *ins[] = {&x, &z};
+	for (int round = 0; round < 2; round++) {
+		if (plan_run(blocked, 2, nm, ins, &err) ||
+		    plan_run(plain, 2, nm, ins, &err) ||
+		    plan_run(nodes, 2, nm, ins, &err))
+			fail_msg("plan_run: %s", err.msg);
+		double e1 = layout_diff(blocked, plain);
+		double e2 = layout_diff(blocked, nodes);
+		if (e1 > 1e-5 || e2 > 1e-5)
+			fail_msg("blocked differs from plain by %g, from node by node by %g",
+				 e1, e2);
+	}
+	assert_true(plan_total_bytes(blocked) > plan_total_bytes(plain));
+	tensor_free(&x);
+	tensor_free(&z);
+	plan_free(blocked);
+	plan_free(plain);
+	plan_free(nodes);
+	graph_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +460,8 @@ int main(void)
 		cmocka_unit_test(test_input_checks),
 		cmocka_unit_test(test_unsupported_ops_listed),
 		cmocka_unit_test(test_conv_fusions_match),
+		cmocka_unit_test(test_blocked_layouts_match_plain),
+		cmocka_unit_test(test_empty_conv_blocked_residual),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
