@@ -50,38 +50,13 @@ static int has_out(const op_kernel *k, int i)
 	return i < k->n_out && k->out[i];
 }
 
-/* du_prim_create with a forward hint, which backward primitives need. */
+/* Backward primitives need the forward primitive descriptor as a hint. */
 static int dg_prim_create(du_prim *p, const_dnnl_op_desc_t op_desc,
 			  const_dnnl_primitive_desc_t hint, exec_env *env,
 			  size_t *scratch_total, const char *label, sc_error *err)
 {
-	memset(p, 0, sizeof *p);
-	dnnl_primitive_attr_t attr;
-	int rc = du_attr_create(&attr, label, err);
-	if (rc)
-		return rc;
-	rc = du_check(dnnl_primitive_desc_create(&p->pd, op_desc, attr,
-						 env->engine, hint),
-		      label, "creating the backward primitive descriptor", err);
-	dnnl_primitive_attr_destroy(attr);
-	if (rc)
-		return rc;
-	rc = du_check(dnnl_primitive_create(&p->prim, p->pd), label,
-		      "creating the backward primitive", err);
-	if (rc) {
-		du_prim_destroy(p);
-		return rc;
-	}
-	const dnnl_memory_desc_t *smd = du_prim_md(p, dnnl_query_scratchpad_md, 0);
-	size_t bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
-	if (bytes) {
-		if ((rc = du_mem_create(&p->scratch, smd, env, label, err))) {
-			du_prim_destroy(p);
-			return rc;
-		}
-		p->scratch_off = du_scratch_take(scratch_total, bytes);
-	}
-	return SC_OK;
+	return du_prim_create_hinted(p, op_desc, NULL, hint, env, scratch_total,
+				     label, err);
 }
 
 static int same_dims(const sc_tensor *t, int rank, const int64_t *dims)

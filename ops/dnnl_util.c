@@ -87,6 +87,15 @@ int du_prim_create(du_prim *p, const_dnnl_op_desc_t op_desc,
 		   const_dnnl_primitive_attr_t attr, exec_env *env,
 		   size_t *scratch_total, const char *label, sc_error *err)
 {
+	return du_prim_create_hinted(p, op_desc, attr, NULL, env, scratch_total,
+				     label, err);
+}
+
+int du_prim_create_hinted(du_prim *p, const_dnnl_op_desc_t op_desc,
+			  const_dnnl_primitive_attr_t attr,
+			  const_dnnl_primitive_desc_t hint, exec_env *env,
+			  size_t *scratch_total, const char *label, sc_error *err)
+{
 	memset(p, 0, sizeof *p);
 	dnnl_primitive_attr_t own = NULL;
 	int rc;
@@ -96,7 +105,7 @@ int du_prim_create(du_prim *p, const_dnnl_op_desc_t op_desc,
 		attr = own;
 	}
 	rc = du_check(dnnl_primitive_desc_create(&p->pd, op_desc, attr,
-						 env->engine, NULL),
+						 env->engine, hint),
 		      label, "creating the primitive descriptor", err);
 	if (own)
 		dnnl_primitive_attr_destroy(own);

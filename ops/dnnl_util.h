@@ -85,6 +85,13 @@ int du_prim_create(du_prim *p, const_dnnl_op_desc_t op_desc,
 		   const_dnnl_primitive_attr_t attr, exec_env *env,
 		   size_t *scratch_total, const char *label, sc_error *err);
 
+/* Same, with the forward primitive descriptor that backward primitives
+ * need as a hint (NULL for forward primitives). */
+int du_prim_create_hinted(du_prim *p, const_dnnl_op_desc_t op_desc,
+			  const_dnnl_primitive_attr_t attr,
+			  const_dnnl_primitive_desc_t hint, exec_env *env,
+			  size_t *scratch_total, const char *label, sc_error *err);
+
 /* The descriptor the primitive chose for query `what` (dnnl_query_src_md,
  * ...) at index i. */
 const dnnl_memory_desc_t *du_prim_md(const du_prim *p, dnnl_query_t what,
