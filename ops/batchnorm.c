@@ -296,18 +296,9 @@ static int bn_is_training(const op_kernel *k)
 
 static int bn_build_dnnl(op_kernel *k, bn_state *s, sc_error *err)
 {
-	const sc_tensor *x = k->in[0];
 	dnnl_memory_desc_t x_md, p_md;
-	int64_t view[3] = {s->n, s->c, s->inner};
-	int rc;
-	/* keep X's own shape when oneDNN can take it; else a 2-D/3-D view */
-	if (x->rank <= 5 && s->c == x->dims[1])
-		rc = du_plain_md(&x_md, x->rank, x->dims, dnnl_f32, s->label, err);
-	else
-		rc = du_plain_md(&x_md, s->inner == 1 ? 2 : 3, view, dnnl_f32,
-				 s->label, err);
-	if (!rc)
-		rc = du_plain_md(&p_md, 1, &s->c, dnnl_f32, s->label, err);
+	int rc = du_bn_mds(k->in[0], s->n, s->c, s->inner, &x_md, &p_md,
+			   s->label, err);
 	if (rc)
 		return rc;
 	unsigned flags = dnnl_use_scale | dnnl_use_shift;

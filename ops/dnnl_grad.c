@@ -774,17 +774,9 @@ static void bn_grad_release(op_kernel *k)
  * scratch when the node does not want them. */
 static int bn_grad_build(op_kernel *k, bn_grad_state *s, sc_error *err)
 {
-	const sc_tensor *x = k->in[1];
 	dnnl_memory_desc_t x_md, p_md;
-	int64_t view[3] = {s->n, s->c, s->inner};
-	int rc;
-	if (x->rank <= 5 && s->c == x->dims[1])
-		rc = du_plain_md(&x_md, x->rank, x->dims, dnnl_f32, s->label, err);
-	else
-		rc = du_plain_md(&x_md, s->inner == 1 ? 2 : 3, view, dnnl_f32,
-				 s->label, err);
-	if (!rc)
-		rc = du_plain_md(&p_md, 1, &s->c, dnnl_f32, s->label, err);
+	int rc = du_bn_mds(k->in[1], s->n, s->c, s->inner, &x_md, &p_md,
+			   s->label, err);
 	if (rc)
 		return rc;
 	unsigned flags = dnnl_use_scale | dnnl_use_shift;
@@ -827,7 +819,7 @@ static int bn_grad_build(op_kernel *k, bn_grad_state *s, sc_error *err)
 	s->dscale_off = du_scratch_take(&scratch, pbytes);
 	s->dshift_off = du_scratch_take(&scratch, pbytes);
 	if (!has_out(k, 0))
-		s->dx_off = du_scratch_take(&scratch, (size_t)x->numel * sizeof(float));
+		s->dx_off = du_scratch_take(&scratch, (size_t)k->in[1]->numel * sizeof(float));
 	exec_scratch_request(k->env, scratch);
 	return SC_OK;
 }

@@ -499,3 +499,20 @@ const char *du_label(const op_kernel *k, char *buf, size_t len)
 {
 	return op_node_label(k->g, k->node, buf, len);
 }
+
+int du_bn_mds(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
+	      dnnl_memory_desc_t *x_md, dnnl_memory_desc_t *p_md,
+	      const char *label, sc_error *err)
+{
+	int64_t view[3] = {n, c, inner};
+	int rc;
+	/* keep X's own shape when oneDNN can take it; else a 2-D/3-D view */
+	if (x->rank <= 5 && c == x->dims[1])
+		rc = du_plain_md(x_md, x->rank, x->dims, dnnl_f32, label, err);
+	else
+		rc = du_plain_md(x_md, inner == 1 ? 2 : 3, view, dnnl_f32, label,
+				 err);
+	if (!rc)
+		rc = du_plain_md(p_md, 1, &c, dnnl_f32, label, err);
+	return rc;
+}

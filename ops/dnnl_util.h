@@ -255,4 +255,12 @@ int du_input_is_constant(const op_kernel *k, int i);
 /* "node 'conv1' (Conv)" for messages, in buf. */
 const char *du_label(const op_kernel *k, char *buf, size_t len);
 
+/* Batch normalization over x seen as [n, c, inner]: the float32
+ * descriptor of x (its own shape when oneDNN takes it, else that view)
+ * and of the per-channel parameters [c].  Shared by the forward and the
+ * backward kernels so that both see X the same way. */
+int du_bn_mds(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
+	      dnnl_memory_desc_t *x_md, dnnl_memory_desc_t *p_md,
+	      const char *label, sc_error *err);
+
 #endif
