@@ -395,28 +395,6 @@ static int bn_prepare(op_kernel *k, sc_error *err)
 	return s->use_dnnl ? bn_build_dnnl(k, s, err) : SC_OK;
 }
 
-/* Batch mean and biased variance of channel ch, in double. */
-static void bn_batch_stats(const bn_state *s, const sc_tensor *x, int64_t ch,
-			   double *mean, double *var)
-{
-	double sum = 0, sq = 0;
-	int64_t count = s->n * s->inner;
-	for (int64_t b = 0; b < s->n; b++) {
-		int64_t base = (b * s->c + ch) * s->inner;
-		for (int64_t j = 0; j < s->inner; j++)
-			sum += du_load(x->data, x->dtype, base + j);
-	}
-	*mean = count ? sum / (double)count : 0.0;
-	for (int64_t b = 0; b < s->n; b++) {
-		int64_t base = (b * s->c + ch) * s->inner;
-		for (int64_t j = 0; j < s->inner; j++) {
-			double d = du_load(x->data, x->dtype, base + j) - *mean;
-			sq += d * d;
-		}
-	}
-	*var = count ? sq / (double)count : 0.0;
-}
-
 /* Writes the statistics outputs of a training step from the batch mean
  * and variance of channel ch: running = input * momentum + batch * (1 -
  * momentum), and below opset 14 the batch values as saved_mean/var. */
@@ -446,7 +424,7 @@ static void bn_reference(op_kernel *k, const bn_state *s)
 	for (int64_t ch = 0; ch < s->c; ch++) {
 		double mean, var;
 		if (s->training) {
-			bn_batch_stats(s, x, ch, &mean, &var);
+			du_channel_stats(x, s->n, s->c, s->inner, ch, &mean, &var);
 		} else {
 			mean = du_load(k->in[3]->data, k->in[3]->dtype, ch);
 			var = du_load(k->in[4]->data, k->in[4]->dtype, ch);

@@ -880,28 +880,6 @@ static int bn_grad_prepare(op_kernel *k, sc_error *err)
 	return s->use_dnnl ? bn_grad_build(k, s, err) : SC_OK;
 }
 
-/* Batch mean and biased variance of channel ch, in double. */
-static void bn_grad_stats(const bn_grad_state *s, const sc_tensor *x,
-			  int64_t ch, double *mean, double *var)
-{
-	double sum = 0, sq = 0;
-	int64_t count = s->n * s->inner;
-	for (int64_t b = 0; b < s->n; b++) {
-		int64_t base = (b * s->c + ch) * s->inner;
-		for (int64_t j = 0; j < s->inner; j++)
-			sum += du_load(x->data, x->dtype, base + j);
-	}
-	*mean = count ? sum / (double)count : 0.0;
-	for (int64_t b = 0; b < s->n; b++) {
-		int64_t base = (b * s->c + ch) * s->inner;
-		for (int64_t j = 0; j < s->inner; j++) {
-			double d = du_load(x->data, x->dtype, base + j) - *mean;
-			sq += d * d;
-		}
-	}
-	*var = count ? sq / (double)count : 0.0;
-}
-
 /* Both modes in double, per channel. */
 static void bn_grad_loop(op_kernel *k, const bn_grad_state *s)
 {
@@ -911,7 +889,7 @@ static void bn_grad_loop(op_kernel *k, const bn_grad_state *s)
 	for (int64_t ch = 0; ch < s->c; ch++) {
 		double mean, var;
 		if (s->training) {
-			bn_grad_stats(s, x, ch, &mean, &var);
+			du_channel_stats(x, s->n, s->c, s->inner, ch, &mean, &var);
 		} else {
 			mean = du_load(k->in[3]->data, k->in[3]->dtype, ch);
 			var = du_load(k->in[4]->data, k->in[4]->dtype, ch);
@@ -965,7 +943,7 @@ static int bn_grad_run(op_kernel *k, sc_error *err)
 	#pragma omp parallel for if (x->numel > 32768)
 	for (int64_t ch = 0; ch < s->c; ch++) {
 		double m, v;
-		bn_grad_stats(s, x, ch, &m, &v);
+		du_channel_stats(x, s->n, s->c, s->inner, ch, &m, &v);
 		mean[ch] = (float)m;
 		var[ch] = (float)v;
 	}

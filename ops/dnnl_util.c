@@ -516,3 +516,24 @@ int du_bn_mds(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
 		rc = du_plain_md(p_md, 1, &c, dnnl_f32, label, err);
 	return rc;
 }
+
+void du_channel_stats(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
+		      int64_t ch, double *mean, double *var)
+{
+	double sum = 0, sq = 0;
+	int64_t count = n * inner;
+	for (int64_t b = 0; b < n; b++) {
+		int64_t base = (b * c + ch) * inner;
+		for (int64_t j = 0; j < inner; j++)
+			sum += du_load(x->data, x->dtype, base + j);
+	}
+	*mean = count ? sum / (double)count : 0.0;
+	for (int64_t b = 0; b < n; b++) {
+		int64_t base = (b * c + ch) * inner;
+		for (int64_t j = 0; j < inner; j++) {
+			double d = du_load(x->data, x->dtype, base + j) - *mean;
+			sq += d * d;
+		}
+	}
+	*var = count ? sq / (double)count : 0.0;
+}

@@ -263,4 +263,9 @@ int du_bn_mds(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
 	      dnnl_memory_desc_t *x_md, dnnl_memory_desc_t *p_md,
 	      const char *label, sc_error *err);
 
+/* Batch mean and biased variance, in double, of channel ch of x seen as
+ * [n, c, inner] (any float dtype, read through du_load). */
+void du_channel_stats(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
+		      int64_t ch, double *mean, double *var);
+
 #endif
