@@ -9,6 +9,7 @@
  * writes to a FILE*, into a temporary name in the destination folder that is
  * renamed over the target only once every byte is on disk. */
 #include "internal.h"
+#include "../runtime/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -746,80 +747,23 @@ static void file_sink_append(ProtobufCBuffer *buf, size_t len,
 		sink->error = errno ? errno : EIO;
 }
 
-/* Opens a fresh file next to path (same folder, so rename() is atomic) and
- * writes its name into tmp. */
-static int temp_open(const char *path, char *tmp, size_t tmp_len, FILE **out,
-		     sc_error *err)
-{
-	/* pid and counter make the name unique among savers; O_EXCL makes
-	 * sure of it. */
-	static atomic_uint counter;
-	for (int attempt = 0; attempt < 100; attempt++) {
-		int n = snprintf(tmp, tmp_len, "%s.tmp-%ld-%u", path,
-				 (long)getpid(), atomic_fetch_add(&counter, 1u));
-		if (n < 0 || (size_t)n >= tmp_len)
-			return sc_fail(err, SC_EIO, "%s: path too long", path);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd < 0) {
-			if (errno == EEXIST)
-				continue;
-			return sc_fail(err, SC_EIO, "%s: cannot create '%s': %s",
-				       path, tmp, strerror(errno));
-		}
-		FILE *f = fdopen(fd, "wb");
-		if (!f) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return sc_fail(err, SC_EIO, "%s: cannot open '%s': %s", path,
-				       tmp, strerror(e));
-		}
-		*out = f;
-		return SC_OK;
-	}
-	return sc_fail(err, SC_EIO, "%s: no free temporary name", path);
-}
-
 /* Streams msg into path through a temporary file and a rename, so readers
  * see either the old file or the complete new one. */
 static int message_save_file(const ProtobufCMessage *msg, const char *path,
 			     sc_error *err)
 {
-	size_t tmp_len = strlen(path) + 64;
-	char *tmp = malloc(tmp_len);
-	if (!tmp)
-		return sc_fail(err, SC_ENOMEM, "%s: out of memory", path);
-	FILE *f = NULL;
-	int rc = temp_open(path, tmp, tmp_len, &f, err);
-	if (rc) {
-		free(tmp);
+	sc_atomic_file a;
+	int rc = sc_atomic_open(&a, path, err);
+	if (rc)
 		return rc;
-	}
 	/* Large writes bypass stdio's buffer; this one gathers the many small
 	 * tag and length writes of the packer into few system calls. */
-	setvbuf(f, NULL, _IOFBF, (size_t)1 << 18);
-	file_sink sink = {.base = {.append = file_sink_append}, .f = f};
+	setvbuf(a.f, NULL, _IOFBF, (size_t)1 << 18);
+	file_sink sink = {.base = {.append = file_sink_append}, .f = a.f};
 	errno = 0;
 	protobuf_c_message_pack_to_buffer(msg, &sink.base);
-	const char *step = "write";
-	int e = sink.error;
-	if (!e && fflush(f) != 0)
-		e = errno ? errno : EIO;
-	if (!e && fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS)
-		e = errno;
-	if (fclose(f) != 0 && !e)
-		e = errno ? errno : EIO;
-	if (!e && rename(tmp, path) != 0) {
-		e = errno;
-		step = "rename";
-	}
-	if (e) {
-		unlink(tmp);
-		rc = sc_fail(err, SC_EIO, "%s: cannot %s: %s", path, step,
-			     strerror(e));
-	}
-	free(tmp);
-	return rc;
+	a.error = sink.error;
+	return sc_atomic_commit(&a, err);
 }
 
 int onnx_save_memory(const graph_model *m, void **buf, size_t *len,

@@ -247,6 +247,21 @@ static int index_rebuild(graph *g, int cap)
 	return 0;
 }
 
+int graph_rename_value(graph *g, int v, const char *name, sc_error *err)
+{
+	if (graph_find_value(g, name) >= 0)
+		return sc_fail(err, SC_EINVAL, "cannot rename '%s': a value called "
+			       "'%s' exists", g->values[v].name, name);
+	char *d = dup_str(name);
+	if (!d)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	free(g->values[v].name);
+	g->values[v].name = d;
+	if (index_rebuild(g, g->cap_index))
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	return SC_OK;
+}
+
 int graph_intern_value(graph *g, const char *name, sc_error *err)
 {
 	int v = graph_find_value(g, name);

@@ -186,6 +186,9 @@ int graph_find_value(const graph *g, const char *name);
  * Returns -1 (with err set) only when out of memory. */
 int graph_intern_value(graph *g, const char *name, sc_error *err);
 
+/* Gives value v a new name, which must be unused. */
+int graph_rename_value(graph *g, int v, const char *name, sc_error *err);
+
 /* Appends a node and returns its index (or -1 with err set).  Inputs and
  * outputs are value indices; the node records itself as the producer of its
  * outputs and fails with SC_EINVAL if one already has another definition. */
@@ -213,6 +216,44 @@ int graph_type_copy(graph_type *dst, const graph_type *src, sc_error *err);
 /* Opset version the model imports for domain ("" and "ai.onnx" are the same),
  * or 0 when not imported. */
 int64_t graph_model_opset(const graph_model *m, const char *domain);
+
+/* --- editing ------------------------------------------------------------- */
+
+/* Lists value v in graph.input / graph.output (no-op when already there). */
+int graph_add_input(graph *g, int v, sc_error *err);
+int graph_add_output(graph *g, int v, sc_error *err);
+/* Removes every graph output (the values stay). */
+void graph_clear_outputs(graph *g);
+
+/* Imports domain at version unless the model already imports it. */
+int graph_model_add_opset(graph_model *m, const char *domain, int64_t version,
+			  sc_error *err);
+
+/* A new value called name, which g must not have yet (SC_EINVAL naming it
+ * and `what` otherwise).  Returns the index or -1 with err set. */
+int graph_fresh_value(graph *g, const char *name, const char *what,
+		      sc_error *err);
+
+/* Sets v's declared type to a tensor of elem with rank dims; dims[i] < 0
+ * is the symbolic dim params[i] (params may be NULL: unknown). */
+int graph_set_tensor_type(graph *g, int v, int elem, int rank,
+			  const int64_t *dims, const char *const *params,
+			  sc_error *err);
+
+/* Adds (or replaces) a scalar attribute on node `node`. */
+int graph_set_attr_int(graph *g, int node, const char *name, int64_t i,
+		       sc_error *err);
+int graph_set_attr_float(graph *g, int node, const char *name, float f,
+			 sc_error *err);
+int graph_set_attr_string(graph *g, int node, const char *name,
+			  const char *s, sc_error *err);
+int graph_set_attr_ints(graph *g, int node, const char *name, int n,
+			const int64_t *v, sc_error *err);
+
+/* Adds an initializer called name (a fresh value) holding a copy of t,
+ * typed like t.  Returns the value's index or -1 with err set. */
+int graph_add_const(graph *g, const char *name, const sc_tensor *t,
+		    sc_error *err);
 
 /* --- analysis ----------------------------------------------------------- */
 

@@ -65,6 +65,7 @@ const char *sc_code_name(int code)
 	case SC_EUNSUPPORTED: return "unsupported";
 	case SC_EIO: return "i/o error";
 	case SC_ENOMEM: return "out of memory";
+	case SC_ENUMERIC: return "numerical fault";
 	default: return "internal error";
 	}
 }

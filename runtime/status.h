@@ -17,6 +17,7 @@ enum {
 	SC_EIO,         /* the operating system refused: open, read, write */
 	SC_ENOMEM,      /* allocation failed */
 	SC_EINTERNAL,   /* a bug or a failing library call (oneDNN) */
+	SC_ENUMERIC,    /* training produced a NaN or an infinity */
 };
 
 #define SC_ERROR_MAX 1024

@@ -38,56 +38,10 @@ void train_graph_parse_loss(train_graph_options *o, const char *spec)
 	}
 }
 
-/* --- small graph edits -------------------------------------------------- */
-
-static int push_index(int **arr, int *n, int v, sc_error *err)
-{
-	int *a = realloc(*arr, (size_t)(*n + 1) * sizeof *a);
-	if (!a)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	*arr = a;
-	a[(*n)++] = v;
-	return SC_OK;
-}
-
-static int add_input(graph *g, int v, sc_error *err)
-{
-	if (g->values[v].flags & VALUE_INPUT)
-		return SC_OK;
-	g->values[v].flags |= VALUE_INPUT;
-	return push_index(&g->inputs, &g->n_inputs, v, err);
-}
-
-static int add_output(graph *g, int v, sc_error *err)
-{
-	g->values[v].flags |= VALUE_OUTPUT;
-	return push_index(&g->outputs, &g->n_outputs, v, err);
-}
-
-static int add_opset(graph_model *m, const char *domain, int64_t version,
-		     sc_error *err)
-{
-	if (graph_model_opset(m, domain) != 0)
-		return SC_OK;
-	graph_opset *o = realloc(m->opsets, (size_t)(m->n_opsets + 1) * sizeof *o);
-	if (!o)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	m->opsets = o;
-	o[m->n_opsets].domain = strdup(domain);
-	if (!o[m->n_opsets].domain)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	o[m->n_opsets++].version = version;
-	return SC_OK;
-}
-
 /* A new value called name, which the model must not have yet. */
 static int fresh_value(graph *g, const char *name, sc_error *err)
 {
-	if (graph_find_value(g, name) >= 0)
-		return sc_fail(err, SC_EINVAL,
-			       "the model already has a value called '%s', a name "
-			       "the training graph adds", name), -1;
-	return graph_intern_value(g, name, err);
+	return graph_fresh_value(g, name, "the training graph", err);
 }
 
 static void set_scalar_type(graph_value *v, int elem)
@@ -117,30 +71,7 @@ static int scalar_input(graph *g, const char *name, int elem, double value,
 		return -1;
 	}
 	set_scalar_type(&g->values[v], elem);
-	return add_input(g, v, err) ? -1 : v;
-}
-
-static int add_attr_float(graph *g, int node, const char *name, float f,
-			  sc_error *err)
-{
-	graph_attr *a = graph_node_add_attr(&g->nodes[node], name, ATTR_FLOAT, err);
-	if (!a)
-		return err->code;
-	a->f = f;
-	return SC_OK;
-}
-
-static int add_attr_string(graph *g, int node, const char *name,
-			   const char *s, sc_error *err)
-{
-	graph_attr *a = graph_node_add_attr(&g->nodes[node], name, ATTR_STRING, err);
-	if (!a)
-		return err->code;
-	a->s.data = strdup(s);
-	if (!a->s.data)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	a->s.len = strlen(s);
-	return SC_OK;
+	return graph_add_input(g, v, err) ? -1 : v;
 }
 
 /* --- the loss ------------------------------------------------------------ */
@@ -208,7 +139,7 @@ static int add_labels(graph *g, const char *what, int *first, int *labels,
 	}
 	*first = y;
 	*labels = v;
-	return add_input(g, v, err);
+	return graph_add_input(g, v, err);
 }
 
 /* The loss names no output: say which ones there are. */
@@ -229,8 +160,8 @@ static int unknown_output(const graph *g, const char *name, sc_error *err)
 }
 
 /* Appends the loss node; *loss is its value. */
-static int add_loss(graph_model *m, const train_graph_options *o, int *loss,
-		    sc_error *err)
+int train_graph_add_loss(graph_model *m, const train_graph_options *o,
+			 int *loss, sc_error *err)
 {
 	graph *g = m->graph;
 	if (o->loss == TRAIN_LOSS_OUTPUT) {
@@ -260,12 +191,15 @@ static int add_loss(graph_model *m, const train_graph_options *o, int *loss,
 	if (node < 0)
 		return err->code;
 	if (ce) {
-		rc = add_attr_string(g, node, "reduction", "mean", err);
+		rc = graph_set_attr_string(g, node, "reduction", "mean", err);
 	} else {
 		float temp = (float)(o->temperature > 0 ? o->temperature : 0.1);
-		rc = add_attr_float(g, node, "temperature", temp, err);
+		rc = graph_set_attr_float(g, node, "temperature", temp, err);
+		if (!rc && o->base_temperature > 0)
+			rc = graph_set_attr_float(g, node, "base_temperature",
+						  (float)o->base_temperature, err);
 		if (!rc)
-			rc = add_opset(m, "ai.supcon", 1, err);
+			rc = graph_model_add_opset(m, "ai.supcon", 1, err);
 	}
 	set_scalar_type(&g->values[v], g->values[first].type.elem ?
 			g->values[first].type.elem : SC_FLOAT);
@@ -300,8 +234,8 @@ static void mark_bn_stats(const graph *g, char *stat)
 
 /* Collects the float initializers that may be parameters into names[]
  * (borrowed from g) and values[]. */
-static int collect_candidates(const graph *g, const char **names, int *values,
-			      int *count, sc_error *err)
+int train_graph_candidates(const graph *g, const char **names, int *values,
+			   int *count, sc_error *err)
 {
 	char *stat = calloc((size_t)g->n_values + 1, 1);
 	if (!stat)
@@ -328,14 +262,6 @@ static int collect_candidates(const graph *g, const char **names, int *values,
 	return rc;
 }
 
-/* Drops the gradient outputs autodiff published and the model's own
- * outputs: the training graph's outputs are listed from scratch. */
-static void clear_outputs(graph *g)
-{
-	for (int i = 0; i < g->n_outputs; i++)
-		g->values[g->outputs[i]].flags &= ~VALUE_OUTPUT;
-	g->n_outputs = 0;
-}
 
 /* Group key: dtype (one optimizer node takes one dtype) and decay. */
 static int group_of(const graph *g, int v)
@@ -388,7 +314,7 @@ static int add_states(graph *g, train_param *p, const optim_graph_op *op,
 			tensor_free(&t);
 			return rc;
 		}
-		if ((rc = add_input(g, v, err)))
+		if ((rc = graph_add_input(g, v, err)))
 			return rc;
 		p->states[s] = v;
 		snprintf(suffix, sizeof suffix, ".%s.new", op->state_names[s]);
@@ -405,7 +331,7 @@ static int add_op_attrs(graph *g, int node, const optim_graph_op *op,
 		const optim_graph_attr *src = &op->attrs[i];
 		int rc;
 		if (src->type == ATTR_STRING) {
-			rc = add_attr_string(g, node, src->name, src->s, err);
+			rc = graph_set_attr_string(g, node, src->name, src->s, err);
 		} else {
 			graph_attr *a = graph_node_add_attr(&g->nodes[node], src->name,
 							    src->type, err);
@@ -472,10 +398,104 @@ static int add_update(graph_model *m, const train_graph_options *o,
 		rc = node < 0 ? err->code : add_op_attrs(g, node, &op, err);
 	}
 	if (!rc)
-		rc = add_opset(m, op.domain, 1, err);
+		rc = graph_model_add_opset(m, op.domain, 1, err);
 	free(in);
 	*n_states = op.n_states;
 	return rc;
+}
+
+/* --- BatchNormalization in training mode ------------------------------ */
+
+static int bn_is(const graph_node *n)
+{
+	return strcmp(n->op_type, "BatchNormalization") == 0 &&
+	       (!*n->domain || strcmp(n->domain, "ai.onnx") == 0);
+}
+
+/* Output k (1 or 2) of BN node `node`: the updated running statistic,
+ * named after the initializer it updates.  The node's output array grows
+ * when the model left the optional outputs off. */
+static int bn_stat_output(graph *g, int node, int k, int *updated,
+			  sc_error *err)
+{
+	graph_node *n = &g->nodes[node];
+	if (n->n_outputs > k && n->outputs[k] >= 0) {
+		*updated = n->outputs[k];
+		return SC_OK;
+	}
+	const char *base = g->values[n->inputs[k + 2]].name;
+	size_t len = strlen(base) + 5;
+	char *name = malloc(len);
+	if (!name)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	snprintf(name, len, "%s.new", base);
+	int v = fresh_value(g, name, err);
+	free(name);
+	if (v < 0)
+		return err->code;
+	n = &g->nodes[node];
+	if (n->n_outputs <= k) {
+		int *o = realloc(n->outputs, (size_t)(k + 1) * sizeof *o);
+		if (!o)
+			return sc_fail(err, SC_ENOMEM, "out of memory");
+		for (int i = n->n_outputs; i <= k; i++)
+			o[i] = -1;
+		n->outputs = o;
+		n->n_outputs = k + 1;
+	}
+	n->outputs[k] = v;
+	g->values[v].producer = node;
+	*updated = v;
+	return SC_OK;
+}
+
+int train_graph_bn_training(graph_model *m, train_bn_stat **stats, int *n,
+			    sc_error *err)
+{
+	graph *g = m->graph;
+	int64_t opset = graph_model_opset(m, "");
+	int count = 0;
+	*stats = NULL;
+	*n = 0;
+	for (int i = 0; i < g->n_nodes; i++)
+		count += bn_is(&g->nodes[i]);
+	if (!count)
+		return SC_OK;
+	if (opset < 7)
+		return sc_fail(err, SC_EUNSUPPORTED,
+			       "BatchNormalization at opset %lld (is_test form) cannot "
+			       "be trained; re-export the model at opset 7 or later",
+			       (long long)opset);
+	train_bn_stat *s = malloc((size_t)count * 2 * sizeof *s);
+	if (!s)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	int k = 0, rc = SC_OK;
+	for (int i = 0; i < g->n_nodes && !rc; i++) {
+		if (!bn_is(&g->nodes[i]))
+			continue;
+		if (g->nodes[i].n_inputs < 5 || g->nodes[i].inputs[3] < 0 ||
+		    g->nodes[i].inputs[4] < 0) {
+			rc = sc_fail(err, SC_EINVAL, "BatchNormalization node '%s' "
+				     "has no running mean and variance inputs",
+				     g->nodes[i].name ? g->nodes[i].name : "");
+			break;
+		}
+		if (opset >= 14 &&
+		    (rc = graph_set_attr_int(g, i, "training_mode", 1, err)))
+			break;
+		for (int j = 1; j <= 2 && !rc; j++) {
+			s[k].running = g->nodes[i].inputs[j + 2];
+			rc = bn_stat_output(g, i, j, &s[k].updated, err);
+			k++;
+		}
+	}
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*stats = s;
+	*n = k;
+	return SC_OK;
 }
 
 /* --- the whole transformation ------------------------------------------- */
@@ -493,11 +513,11 @@ static int build_params(graph_model *m, const train_graph_options *o, int loss,
 		rc = sc_fail(err, SC_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = collect_candidates(g, names, values, &n_cand, err)) ||
+	if ((rc = train_graph_candidates(g, names, values, &n_cand, err)) ||
 	    (rc = autodiff_build(m, g->values[loss].name, n_cand, names, grads, err)))
 		goto out;
-	clear_outputs(g);
-	if ((rc = add_output(g, loss, err)))
+	graph_clear_outputs(g);
+	if ((rc = graph_add_output(g, loss, err)))
 		goto out;
 	int n = 0;
 	for (int i = 0; i < n_cand; i++) {
@@ -524,17 +544,17 @@ static int build_params(graph_model *m, const train_graph_options *o, int loss,
 		goto out;
 	}
 	for (int i = 0; i < n && !rc; i++)
-		rc = add_input(g, ps[i].value, err);
+		rc = graph_add_input(g, ps[i].value, err);
 	for (int group = 0; group < 4 && !rc; group++) {
 		int before = g->n_nodes;
 		rc = add_update(m, o, ps, n, group, lr, step, &info->n_states, err);
 		info->n_groups += g->n_nodes > before;
 	}
 	for (int i = 0; i < n && !rc; i++)
-		rc = add_output(g, ps[i].new_value, err);
+		rc = graph_add_output(g, ps[i].new_value, err);
 	for (int i = 0; i < n && !rc; i++)
 		for (int s = 0; s < info->n_states && !rc; s++)
-			rc = add_output(g, ps[i].new_states[s], err);
+			rc = graph_add_output(g, ps[i].new_states[s], err);
 out:
 	free(names);
 	free(values);
@@ -557,9 +577,20 @@ int train_graph_build(graph_model *m, const train_graph_options *o,
 		return sc_fail(err, SC_EINVAL, "no loss output named");
 	if ((rc = graph_infer_shapes(m, err)))
 		return rc;
-	int loss = -1;
-	if ((rc = add_loss(m, o, &loss, err)) ||
-	    (rc = build_params(m, o, loss, info, err)))
+	int loss = -1, n_stats = 0;
+	train_bn_stat *stats = NULL;
+	if (!o->bn_frozen &&
+	    ((rc = train_graph_bn_training(m, &stats, &n_stats, err)) ||
+	     (rc = graph_infer_shapes(m, err)))) {
+		free(stats);
+		return rc;
+	}
+	if (!(rc = train_graph_add_loss(m, o, &loss, err)))
+		rc = build_params(m, o, loss, info, err);
+	for (int i = 0; i < n_stats && !rc; i++)
+		rc = graph_add_output(m->graph, stats[i].updated, err);
+	free(stats);
+	if (rc)
 		return rc;
 	if (m->ir_version < TRAIN_MIN_IR_VERSION)
 		m->ir_version = TRAIN_MIN_IR_VERSION;

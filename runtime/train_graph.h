@@ -35,7 +35,8 @@
  * Outputs, and nothing else (the model's own outputs are dropped):
  *   the loss, then <param>.new for every parameter in initializer order,
  *   then <param>.<state>.new for every parameter in the same order and,
- *   within one parameter, its states in the op's order.
+ *   within one parameter, its states in the op's order, then the updated
+ *   BatchNormalization running statistics (see train_graph_bn_training).
  * A caller steps by feeding lr, T = 0, 1, 2, ..., the data, and each
  * output `X.new` back as input `X`.
  *
@@ -69,6 +70,10 @@ typedef struct train_graph_options {
 	train_loss_kind loss;
 	const char *loss_output;   /* TRAIN_LOSS_OUTPUT: the output's name */
 	double temperature;        /* TRAIN_LOSS_SUPCON; <= 0 means 0.1 */
+	double base_temperature;   /* TRAIN_LOSS_SUPCON; <= 0 means temperature */
+	int bn_frozen;             /* 1: BatchNormalization stays as the model
+				    * has it (inference: running statistics);
+				    * 0 (default): training mode, see below */
 	optim_config optim;        /* the step; its lr is lr's initial value */
 } train_graph_options;
 
@@ -86,6 +91,38 @@ void train_graph_options_init(train_graph_options *o);
 
 /* "supcon", "ce", or else TRAIN_LOSS_OUTPUT with loss_output = spec. */
 void train_graph_parse_loss(train_graph_options *o, const char *spec);
+
+/* BatchNormalization in training mode.  Unless o->bn_frozen, every
+ * BatchNormalization of the main graph is switched to training mode
+ * (training_mode=1 from opset 14; below 14, asking for the running-mean
+ * and running-variance outputs is what selects training) and its updated
+ * running statistics, ONNX's running * momentum + batch * (1 - momentum)
+ * with the population variance, become values "<running_mean>.new" and
+ * "<running_var>.new".  train_graph_build() lists them as outputs after
+ * the optimizer states, in node order, mean before variance.  Opset 6's
+ * is_test form is refused (SC_EUNSUPPORTED). */
+typedef struct train_bn_stat {
+	int running;    /* the initializer holding the running statistic */
+	int updated;    /* its value after this step */
+} train_bn_stat;
+
+/* Does the switch on m and lists the statistics (*stats is malloc'ed, the
+ * caller frees it; *n may be 0). */
+int train_graph_bn_training(graph_model *m, train_bn_stat **stats, int *n,
+			    sc_error *err);
+
+/* Appends the loss node of o (CE or SupCon: a new int64 input `labels`
+ * and a scalar `loss`; OUTPUT: checks that the output is a scalar) and
+ * returns its value in *loss. */
+int train_graph_add_loss(graph_model *m, const train_graph_options *o,
+			 int *loss, sc_error *err);
+
+/* The float initializers that can be parameters: float32 or float64 and
+ * not a BatchNormalization running statistic.  names[] point into g;
+ * both arrays need room for g->n_inits entries.  SC_EUNSUPPORTED for a
+ * float16 or bfloat16 initializer. */
+int train_graph_candidates(const graph *g, const char **names, int *values,
+			   int *count, sc_error *err);
 
 /* Extends m (see above).  info may be NULL. */
 int train_graph_build(graph_model *m, const train_graph_options *o,

@@ -252,8 +252,13 @@ typedef struct cli_command {
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 int cmd_grad(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_linear(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* The shared behaviour of a command that is in the contract but not built
  * yet: its --help says so (exit 0), anything else says so on stderr (exit 1). */

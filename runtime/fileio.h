@@ -1,0 +1,41 @@
+/* fileio.h: files written atomically.
+ *
+ * Everything supcon writes (models, checkpoints, reports, metrics) goes
+ * through a temporary file in the target's folder that is flushed,
+ * fsync'ed and then renamed over the target, so that a reader, or a run
+ * killed at any moment, sees either the old file or the complete new one,
+ * never a half-written file. */
+#ifndef SUPCON_FILEIO_H
+#define SUPCON_FILEIO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "status.h"
+
+typedef struct sc_atomic_file {
+	FILE *f;        /* write here */
+	char *tmp;      /* the temporary name */
+	char *path;     /* the target */
+	int error;      /* an errno a writer met; commit then fails */
+} sc_atomic_file;
+
+/* Creates the temporary file (O_EXCL, unique per process and call). */
+int sc_atomic_open(sc_atomic_file *a, const char *path, sc_error *err);
+/* Flushes, fsyncs, closes and renames; on any failure the temporary file
+ * is removed, the target is untouched and err names the step. */
+int sc_atomic_commit(sc_atomic_file *a, sc_error *err);
+/* Gives up: closes and removes the temporary file. */
+void sc_atomic_abort(sc_atomic_file *a);
+
+/* The whole of buf into path, atomically. */
+int sc_write_file_atomic(const char *path, const void *buf, size_t len,
+			 sc_error *err);
+
+/* Reads a whole regular file of at most max_len bytes into a malloc'd
+ * buffer with a NUL after the end (for text).  SC_EINVAL when missing or
+ * too large, SC_EIO on a read error. */
+int sc_read_file(const char *path, size_t max_len, char **buf, size_t *len,
+		 sc_error *err);
+
+#endif

@@ -1,0 +1,88 @@
+/* trainer.h: a training session over an ONNX model, driven from C.
+ *
+ * trainer_create() takes a model whose first output is the thing the loss
+ * reads (logits [N, K] for cross-entropy, features [M, D] for SupCon) and
+ * turns it into a gradient graph: BatchNormalization in training mode
+ * (unless frozen) with its running statistics as outputs, the loss
+ * (train_graph_add_loss: a new int64 input `labels`), and autodiff's
+ * backward nodes for the trainable parameters.  The parameters become
+ * graph inputs bound to the trainer's own tensors on every run, so the
+ * optimizer (optim.h, torch.optim's arithmetic) updates them in place
+ * between steps and nothing derived from them is cached.  Parameters
+ * that are not trainable stay constant initializers, which lets the
+ * planner fold and fuse a frozen encoder exactly as for inference.
+ *
+ * One trainer_step() is: bind the batch, run forward and backward, apply
+ * one optimizer step at the given learning rate, copy the updated running
+ * statistics back.  The step allocates nothing once the first batch of a
+ * shape has been planned.
+ *
+ * Ownership: the trainer owns the model it was given.  Its weights can be
+ * copied out by name into another model (trainer_export_weights) and saved
+ * with the optimizer state into a checkpoint (checkpoint.h).  Not
+ * thread-safe. */
+#ifndef SUPCON_TRAINER_H
+#define SUPCON_TRAINER_H
+
+#include "graph.h"
+#include "optim.h"
+#include "status.h"
+#include "tensor.h"
+#include "train_graph.h"
+
+typedef struct trainer trainer;
+
+typedef struct trainer_options {
+	train_graph_options graph;  /* loss, temperature, bn_frozen, optim */
+	/* The parameters to train, by initializer name; NULL: every float
+	 * initializer except BN running statistics (train_graph_candidates).
+	 * A listed name that the model lacks is SC_EINVAL. */
+	const char *const *trainable;
+	int n_trainable;
+	int threads;                /* 0: OpenMP's default */
+} trainer_options;
+
+void trainer_options_init(trainer_options *o);
+
+/* Takes ownership of m, also on failure. */
+int trainer_create(graph_model *m, const trainer_options *o, trainer **out,
+		   sc_error *err);
+void trainer_free(trainer *t);
+
+/* Name of the model's data input (its first non-initializer input). */
+const char *trainer_input_name(const trainer *t);
+
+/* One step on batch x with int64 labels (one per row of the first
+ * output); *loss gets the loss before the update.  When the loss is NaN
+ * or Inf the update is skipped and SC_ENUMERIC is returned, so the
+ * weights stay those of the last good step. */
+int trainer_step(trainer *t, const sc_tensor *x, const sc_tensor *labels,
+		 double lr, float *loss, sc_error *err);
+
+/* The model's first output (logits or features) from the last step. */
+const sc_tensor *trainer_output(const trainer *t);
+
+/* Parameters and running statistics, for checkpoints and export. */
+int trainer_param_count(const trainer *t);
+const char *trainer_param_name(const trainer *t, int i);
+int64_t trainer_param_elements(const trainer *t);
+optim *trainer_optim(trainer *t);
+
+/* Steps taken. */
+int64_t trainer_steps(const trainer *t);
+
+/* Copies every parameter and running statistic into the initializer of
+ * the same name in dst, which must have the same element count.  Names
+ * dst lacks are skipped; *copied (may be NULL) counts the ones copied. */
+int trainer_export_weights(const trainer *t, graph_model *dst, int *copied,
+			   sc_error *err);
+
+/* Checkpoint with parameters, statistics, optimizer state and per
+ * parameter step counts, and the caller's meta text; and the reverse,
+ * which checks that every tensor is present and has the right size before
+ * it changes anything.  *meta (may be NULL) receives a malloc'd copy. */
+int trainer_save(const trainer *t, const char *path, const char *meta,
+		 sc_error *err);
+int trainer_load(trainer *t, const char *path, char **meta, sc_error *err);
+
+#endif

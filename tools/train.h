@@ -1,0 +1,168 @@
+/* train.h: what `supcon train`, `linear`, `export`, `eval` and `demo`
+ * share: the resolved run configuration, data loading, evaluation, the
+ * epoch loop with its progress output, run directories and metrics.
+ *
+ * A run directory holds config.json (every option resolved), metrics.json
+ * (per-epoch values and the top-level test_accuracy), checkpoint (the
+ * newest, written atomically at every epoch end and every
+ * --checkpoint-every steps), model.onnx (the trained network in inference
+ * form, BN on running statistics, no normalisation: the input of stage 2
+ * and of export) and, once exported, classifier.onnx or embedding.onnx.
+ * Stage 2 adds linear.onnx and linear.checkpoint. */
+#ifndef SUPCON_TOOLS_TRAIN_H
+#define SUPCON_TOOLS_TRAIN_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "runtime/data/dataset.h"
+
+/* Every option of a run, resolved.  Strings are fixed buffers so that a
+ * config is a plain value (saved in checkpoints, compared on resume). */
+typedef struct run_config {
+	char method[16];        /* supcon | simclr | ce | linear */
+	char model[1024];       /* resnet18..200 or FILE.onnx (linear: RUNDIR) */
+	char stem[16];          /* imagenet | cifar | auto */
+	long long width;
+	char head[64];          /* none | linear:D | mlp:D | mlp:H:D */
+	int normalize_encoder;  /* L2-normalise the encoder output first */
+	char encoder_output[256];
+	int freeze_encoder;     /* ce on a pretrained file: train the head only */
+	char data[1024];
+	long long size;         /* ImageFolder side */
+	char aug[64];
+	char optimizer[16];
+	double lr, momentum, weight_decay;
+	char schedule[128];
+	long long warmup;       /* epochs of linear warm-up */
+	long long epochs, steps, batch;
+	double temperature, base_temperature;
+	long long seed;
+	long long threads, workers;
+	int deterministic;
+	double val_split;
+	long long limit;
+	int zero_init_residual;
+	long long checkpoint_every;
+} run_config;
+
+/* One row of the epoch history; NaN means "not defined" (JSON null). */
+typedef struct run_epoch {
+	double epoch, loss, train_acc, val_acc, test_acc, lr, seconds;
+} run_epoch;
+
+#define RUN_MAX_EPOCHS 100000
+
+typedef struct run_history {
+	int n;
+	run_epoch e[64];        /* the last 64 are kept for metrics.json */
+	long long total;        /* epochs done */
+} run_history;
+
+/* --- the option table ----------------------------------------------------- */
+
+/* The cli_opt entries of the run options (appended to a command's own),
+ * and how to fill a run_config from parsed args on top of defaults. */
+extern const cli_opt run_options[];
+extern const int run_n_options;
+void run_config_defaults(run_config *c, const char *method);
+int run_config_from_args(run_config *c, const cli_args *a, sc_error *err);
+/* Checks values and combinations; SC_EINVAL naming the flag. */
+int run_config_check(const run_config *c, sc_error *err);
+/* JSON object of every field. */
+int run_config_write_json(const run_config *c, const char *path, sc_error *err);
+/* "key value" lines (for the checkpoint) and back. */
+char *run_config_to_text(const run_config *c);
+int run_config_from_text(run_config *c, const char *text, sc_error *err);
+/* On --resume: options given again must agree with the saved config except
+ * epochs, steps, threads, workers, checkpoint-every. */
+int run_config_merge_resume(run_config *saved, const run_config *given,
+			    const cli_args *a, sc_error *err);
+
+/* --- data ------------------------------------------------------------------ */
+
+typedef struct run_data {
+	dataset *train;         /* the training part (train + val indices) */
+	dataset *test;          /* NULL when the data has no test part */
+	int64_t *train_idx, n_train;
+	int64_t *val_idx, n_val;
+	float mean[4], std[4];  /* per channel, over the training indices */
+} run_data;
+
+int run_data_open(const run_config *c, run_data *d, sc_error *err);
+void run_data_close(run_data *d);
+
+/* Top-1 (and top-5) accuracy of `net` (first output logits, input
+ * normalised by mean/std) over idx (NULL = all) of d.  confusion, when not
+ * NULL, is classes x classes (rows true, columns predicted). */
+int run_evaluate(graph_model *net, const dataset *d, const int64_t *idx,
+		 int64_t n, const float *mean, const float *std, int threads,
+		 double *top1, double *top5, int64_t *confusion, sc_error *err);
+
+/* Features of `net` (first output [N, F]) for idx of d, into feats
+ * (n x F floats). */
+int run_features(graph_model *net, const dataset *d, const int64_t *idx,
+		 int64_t n, const float *mean, const float *std, int threads,
+		 int64_t dim, float *feats, sc_error *err);
+
+/* --- progress ---------------------------------------------------------------- */
+
+typedef struct run_progress {
+	const char *label;      /* "epoch 3/10" */
+	int64_t total;          /* steps this epoch */
+	int64_t images_per_step;
+	double start;           /* monotonic seconds */
+	int tty;
+	int64_t last_line;      /* plain mode: last step printed */
+} run_progress;
+
+double run_now(void);
+void run_progress_start(run_progress *p, const char *label, int64_t total,
+			int64_t images_per_step);
+void run_progress_step(run_progress *p, int64_t step, double loss);
+void run_progress_end(run_progress *p);
+
+/* --- files ------------------------------------------------------------------- */
+
+int run_path(char *buf, size_t len, const char *dir, const char *file,
+	     sc_error *err);
+/* metrics.json: method, the stage-1 (or CE) history and, when not NULL,
+ * the linear history; test_accuracy is the final classifier's. */
+int run_write_metrics(const char *dir, const run_config *c,
+		      const run_history *h, const run_config *lc,
+		      const run_history *lh, double test_accuracy,
+		      double seconds, sc_error *err);
+/* History lines in checkpoint meta, and back. */
+void run_history_append_text(char **text, const run_history *h);
+int run_history_from_text(run_history *h, const char *text);
+void run_history_add(run_history *h, const run_epoch *e);
+
+/* Peak resident set in MiB (from /proc/self/status). */
+double run_peak_rss_mb(void);
+
+/* A model: builds ARCH or loads FILE.onnx and cuts it to its encoder
+ * (value "features" for built ones).  *feat gets the encoder output's
+ * value, *dim its size. */
+int run_make_encoder(const run_config *c, int64_t in_c, int64_t in_h,
+		     int64_t in_w, graph_model **out, int *feat, int64_t *dim,
+		     sc_error *err);
+
+/* SC_EINVAL unless the model's data input takes [*, c, h, w] images. */
+int run_check_input(const graph_model *m, const char *path, int64_t c,
+		    int64_t h, int64_t w, sc_error *err);
+
+/* A deep copy through the serialiser. */
+int run_clone_model(const graph_model *m, graph_model **out, sc_error *err);
+
+/* The trainer driver: train (stage 1 or CE) or linear (stage 2). */
+/* a: the parsed command line, for --resume's checks (NULL: none given). */
+int run_train(const run_config *c, const char *dir, int resume, long long bench,
+	      const cli_args *a, sc_error *err);
+int run_linear(const char *dir, const run_config *lc, int resume,
+	       const cli_args *a, sc_error *err);
+/* Writes DIR/classifier.onnx (or embedding.onnx for a stage-1 run) and
+ * returns its path in out. */
+int run_export(const char *dir, const char *out_path, int softmax,
+	       sc_error *err);
+
+#endif
