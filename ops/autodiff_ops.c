@@ -138,6 +138,8 @@ const op_def op_autodiff_defs[] = {
 	 .attrs = ones_attrs, .infer = infer_same_as_input,
 	 .prepare = ones_prepare, .run = ones_run},
 	{.domain = "ai.supcon", .name = "SumToShape", .since = 1, .until = 1,
-	 .infer = sum_infer, .prepare = sum_prepare, .run = sum_run},
+	 .infer = sum_infer, .prepare = sum_prepare, .run = sum_run,
+	 /* x gives only its dims; when dy has them too the copy is flat */
+	 .layout_caps = LAYOUT_SAME, .layout_inputs = 1u << 1},
 	{0},
 };

@@ -255,8 +255,11 @@ typedef struct bn_state {
 	float epsilon, momentum;
 	int64_t n, c, inner;       /* X seen as [N, C, inner] */
 	du_prim bn;
-	dnnl_memory_t src, dst, scale, shift, mean, var;
+	du_operand src, dst;       /* X and Y: blocked when the planner allows */
+	dnnl_memory_t scale, shift, mean, var;
+	dnnl_memory_desc_t y_md;   /* Y's layout when it is not plain (out_md) */
 	size_t mean_off, var_off;  /* training: oneDNN's batch statistics */
+	du_plain_copy x_plain;     /* the plain loop's X when it came blocked */
 } bn_state;
 
 static void bn_release(op_kernel *k)
@@ -265,8 +268,10 @@ static void bn_release(op_kernel *k)
 	if (!s)
 		return;
 	du_prim_destroy(&s->bn);
-	dnnl_memory_t *mems[] = {&s->src, &s->dst, &s->scale, &s->shift,
-				 &s->mean, &s->var};
+	du_operand_destroy(&s->src);
+	du_operand_destroy(&s->dst);
+	du_plain_copy_destroy(&s->x_plain);
+	dnnl_memory_t *mems[] = {&s->scale, &s->shift, &s->mean, &s->var};
 	for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
 		if (*mems[i])
 			dnnl_memory_destroy(*mems[i]);
@@ -294,6 +299,10 @@ static int bn_is_training(const op_kernel *k)
 	return 0;
 }
 
+/* The primitive computes in X's layout as it arrives: blocked from a
+ * blocked conv (oneDNN's jit kernels; its plain-layout one is several
+ * times slower on ResNet's small planes), plain otherwise.  Y keeps that
+ * layout when the planner allows. */
 static int bn_build_dnnl(op_kernel *k, bn_state *s, sc_error *err)
 {
 	dnnl_memory_desc_t x_md, p_md;
@@ -301,23 +310,32 @@ static int bn_build_dnnl(op_kernel *k, bn_state *s, sc_error *err)
 			   s->label, err);
 	if (rc)
 		return rc;
+	const dnnl_memory_desc_t *data = du_input_md(k, 0, &x_md);
 	unsigned flags = dnnl_use_scale | dnnl_use_shift;
 	if (!s->training)
 		flags |= dnnl_use_global_stats;
 	dnnl_batch_normalization_desc_t bd;
 	rc = du_check(dnnl_batch_normalization_forward_desc_init(&bd,
 			s->training ? dnnl_forward_training : dnnl_forward_inference,
-			&x_md, s->epsilon, flags),
+			data, s->epsilon, flags),
 		      s->label, "describing the batch normalization", err);
 	size_t scratch = 0;
 	if (!rc)
 		rc = du_prim_create(&s->bn, &bd, NULL, k->env, &scratch, s->label,
 				    err);
-	dnnl_memory_t *mems[] = {&s->src, &s->dst, &s->scale, &s->shift,
-				 &s->mean, &s->var};
+	if (rc)
+		return rc;
+	const dnnl_memory_desc_t *chosen = du_prim_md(&s->bn, dnnl_query_src_md, 0);
+	const dnnl_memory_desc_t *y_held = du_output_md(k, chosen, &x_md, &s->y_md);
+	rc = du_operand_init(&s->src, DU_IN, data, chosen, NULL, k->env, &scratch,
+			     s->label, err);
+	if (!rc)
+		rc = du_operand_init(&s->dst, DU_OUT, y_held,
+				     du_prim_md(&s->bn, dnnl_query_dst_md, 0), NULL,
+				     k->env, &scratch, s->label, err);
+	dnnl_memory_t *mems[] = {&s->scale, &s->shift, &s->mean, &s->var};
 	for (size_t i = 0; i < sizeof mems / sizeof mems[0] && !rc; i++)
-		rc = du_mem_create(mems[i], i < 2 ? &x_md : &p_md, k->env,
-				   s->label, err);
+		rc = du_mem_create(mems[i], &p_md, k->env, s->label, err);
 	if (rc)
 		return rc;
 	if (s->training) {
@@ -392,7 +410,12 @@ static int bn_prepare(op_kernel *k, sc_error *err)
 		return rc;
 	s->use_dnnl = x->dtype == SC_FLOAT && k->in[1]->dtype == SC_FLOAT &&
 		      k->in[3]->dtype == SC_FLOAT && x->numel > 0;
-	return s->use_dnnl ? bn_build_dnnl(k, s, err) : SC_OK;
+	if (s->use_dnnl)
+		return bn_build_dnnl(k, s, err);
+	size_t scratch = 0;
+	rc = du_plain_copy_init(&s->x_plain, k, 0, &scratch, s->label, err);
+	exec_scratch_request(k->env, scratch);
+	return rc;
 }
 
 /* Writes the statistics outputs of a training step from the batch mean
@@ -416,9 +439,8 @@ static void bn_store_stats(op_kernel *k, const bn_state *s, int64_t ch,
 			du_store(k->out[i]->data, k->out[i]->dtype, ch, vals[i]);
 }
 
-static void bn_reference(op_kernel *k, const bn_state *s)
+static void bn_reference(op_kernel *k, const bn_state *s, const sc_tensor *x)
 {
-	const sc_tensor *x = k->in[0];
 	sc_tensor *y = k->out[0];
 	#pragma omp parallel for if (x->numel > 32768)
 	for (int64_t ch = 0; ch < s->c; ch++) {
@@ -446,31 +468,39 @@ static int bn_run(op_kernel *k, sc_error *err)
 {
 	bn_state *s = k->state;
 	if (!s->use_dnnl) {
-		bn_reference(k, s);
+		sc_tensor tmp;
+		const sc_tensor *x = du_plain_copy_run(&s->x_plain, k, 0, &tmp,
+						       s->label, err);
+		if (!x)
+			return err->code;
+		bn_reference(k, s, x);
 		return SC_OK;
 	}
 	float *mean = s->training ? du_scratch_at(k->env, s->mean_off) :
 		      k->in[3]->data;
 	float *var = s->training ? du_scratch_at(k->env, s->var_off) :
 		     k->in[4]->data;
-	const void *bind[6] = {k->in[0]->data, k->out[0]->data, k->in[1]->data,
-			       k->in[2]->data, mean, var};
-	dnnl_memory_t mems[6] = {s->src, s->dst, s->scale, s->shift, s->mean,
-				 s->var};
-	for (int i = 0; i < 6; i++) {
-		int rc = du_mem_bind(mems[i], bind[i], s->label, err);
-		if (rc)
-			return rc;
-	}
+	int rc = du_operand_before(&s->src, k->env, k->in[0]->data, s->label, err);
+	if (!rc)
+		rc = du_operand_before(&s->dst, k->env, k->out[0]->data, s->label,
+				       err);
+	const void *bind[4] = {k->in[1]->data, k->in[2]->data, mean, var};
+	dnnl_memory_t mems[4] = {s->scale, s->shift, s->mean, s->var};
+	for (int i = 0; i < 4 && !rc; i++)
+		rc = du_mem_bind(mems[i], bind[i], s->label, err);
+	if (rc)
+		return rc;
 	dnnl_exec_arg_t args[6] = {
-		{DNNL_ARG_SRC, s->src},
-		{DNNL_ARG_DST, s->dst},
+		{DNNL_ARG_SRC, s->src.mem},
+		{DNNL_ARG_DST, s->dst.mem},
 		{DNNL_ARG_SCALE, s->scale},
 		{DNNL_ARG_SHIFT, s->shift},
 		{DNNL_ARG_MEAN, s->mean},
 		{DNNL_ARG_VARIANCE, s->var},
 	};
-	int rc = du_prim_exec(&s->bn, k->env, 6, args, s->label, err);
+	rc = du_prim_exec(&s->bn, k->env, 6, args, s->label, err);
+	if (!rc)
+		rc = du_operand_after(&s->dst, k->env, k->out[0]->data, s->label, err);
 	if (rc)
 		return rc;
 	for (int64_t ch = 0; ch < s->c; ch++)
@@ -490,11 +520,13 @@ const op_def op_batchnorm_defs[] = {
 	{.domain = "", .name = "BatchNormalization", .since = 9, .until = 13,
 	 .attrs = bn9_attrs, .infer = bn_infer, .prepare = bn_prepare,
 	 .run = bn_run, .release = bn_release,
-	 .grad = bn_grad_rule, .grad_inputs = 0x7},
+	 .grad = bn_grad_rule, .grad_inputs = 0x7,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST},
 	{.domain = "", .name = "BatchNormalization", .since = 14, .until = 17,
 	 .attrs = bn14_attrs, .infer = bn_infer, .prepare = bn_prepare,
 	 .run = bn_run, .release = bn_release,
-	 .grad = bn_grad_rule, .grad_inputs = 0x7},
+	 .grad = bn_grad_rule, .grad_inputs = 0x7,
+	 .layout_caps = LAYOUT_SRC | LAYOUT_DST},
 	{.domain = "", .name = "InstanceNormalization", .since = 6, .until = 17,
 	 .attrs = instance_norm_attrs, .infer = instance_norm_infer},
 	{.domain = "", .name = "LRN", .since = 1, .until = 17,

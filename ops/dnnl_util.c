@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "infer_util.h"
 #include "registry.h"
 
@@ -384,6 +388,49 @@ void du_operand_destroy(du_operand *o)
 	memset(o, 0, sizeof *o);
 }
 
+/* --- plain copies -------------------------------------------------------- */
+
+int du_plain_copy_init(du_plain_copy *c, const op_kernel *k, int i,
+		       size_t *scratch_total, const char *label, sc_error *err)
+{
+	memset(c, 0, sizeof *c);
+	const dnnl_memory_desc_t *held = k->in_md && i < k->n_in ? k->in_md[i] : NULL;
+	if (!held)
+		return SC_OK;
+	const sc_tensor *t = k->in[i];
+	dnnl_memory_desc_t plain;
+	int rc = du_plain_md(&plain, t->rank, t->dims, held->data_type, label, err);
+	if (!rc)
+		rc = du_reorder_create(&c->r, held, &plain, k->env, scratch_total,
+				       label, err);
+	if (rc)
+		return rc;
+	c->off = du_scratch_take(scratch_total, dnnl_memory_desc_get_size(&plain));
+	c->active = 1;
+	return SC_OK;
+}
+
+const sc_tensor *du_plain_copy_run(du_plain_copy *c, op_kernel *k, int i,
+				   sc_tensor *tmp, const char *label,
+				   sc_error *err)
+{
+	if (!c->active)
+		return k->in[i];
+	*tmp = *k->in[i];
+	tmp->data = du_scratch_at(k->env, c->off);
+	tmp->nbytes = (size_t)tmp->numel * tensor_dtype_size(tmp->dtype);
+	tmp->owned = 0;
+	if (du_reorder_run(&c->r, k->env, k->in[i]->data, tmp->data, label, err))
+		return NULL;
+	return tmp;
+}
+
+void du_plain_copy_destroy(du_plain_copy *c)
+{
+	du_reorder_destroy(&c->r);
+	memset(c, 0, sizeof *c);
+}
+
 /* --- window geometry ---------------------------------------------------- */
 
 int du_window_init(du_window *w, const op_kernel *k, const sc_tensor *x,
@@ -536,4 +583,162 @@ void du_channel_stats(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
 		}
 	}
 	*var = count ? sq / (double)count : 0.0;
+}
+
+int du_chan_layout_of(const dnnl_memory_desc_t *md, int64_t n, int64_t c,
+		      int64_t inner, du_chan_layout *l)
+{
+	if (!md) {
+		*l = (du_chan_layout){1, c * inner, inner, 1};
+		return 1;
+	}
+	const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+	int r = md->ndims;
+	if (md->format_kind != dnnl_blocked || md->offset0 != 0 || r < 2 ||
+	    md->dims[0] != n || md->dims[1] != c)
+		return 0;
+	int64_t block = 1;
+	if (b->inner_nblks == 1 && b->inner_idxs[0] == 1)
+		block = b->inner_blks[0];
+	else if (b->inner_nblks != 0)
+		return 0;
+	/* spatial axes packed row-major, each step `ss` apart */
+	int64_t ss = r > 2 ? b->strides[r - 1] : 1, want = ss, count = 1;
+	for (int i = r - 1; i >= 2; i--) {
+		if (b->strides[i] != want)
+			return 0;
+		want *= md->dims[i];
+		count *= md->dims[i];
+	}
+	if (count != inner || (block > 1 && ss != block))
+		return 0;
+	*l = (du_chan_layout){block, b->strides[0], b->strides[1], ss};
+	return 1;
+}
+
+static int du_max_threads(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
+}
+
+size_t du_bn_stats_work(int64_t c)
+{
+	return 2 * (size_t)c * (size_t)du_max_threads();
+}
+
+/* Sums of (x - k) and (x - k)^2 over `len` positions `ss` apart, for
+ * `block` consecutive channels, into sum[] and sq[].  The shift k (one
+ * sample of each channel) keeps E[d^2] - E[d]^2 from cancelling when the
+ * mean is large against the spread.  Partial sums are kept in float over
+ * short runs (which vectorizes) and added up in double. */
+enum { DU_STATS_RUN = 128, DU_STATS_MAX_BLOCK = 64 };
+
+static void du_stats_block(const float *p, int64_t len, int64_t ss,
+			   int64_t block, const float *k, double *sum, double *sq)
+{
+	float fs[DU_STATS_MAX_BLOCK], fq[DU_STATS_MAX_BLOCK];
+	for (int64_t s0 = 0; s0 < len; s0 += DU_STATS_RUN) {
+		int64_t s1 = s0 + DU_STATS_RUN < len ? s0 + DU_STATS_RUN : len;
+		for (int64_t l = 0; l < block; l++)
+			fs[l] = fq[l] = 0;
+		for (int64_t s = s0; s < s1; s++) {
+			const float *q = p + s * ss;
+			#pragma omp simd
+			for (int64_t l = 0; l < block; l++) {
+				float d = q[l] - k[l];
+				fs[l] += d;
+				fq[l] += d * d;
+			}
+		}
+		for (int64_t l = 0; l < block; l++) {
+			sum[l] += fs[l];
+			sq[l] += fq[l];
+		}
+	}
+}
+
+static void du_stats_plane(const float *p, int64_t len, int64_t ss, float k,
+			   double *sum, double *sq)
+{
+	for (int64_t s0 = 0; s0 < len; s0 += DU_STATS_RUN) {
+		int64_t s1 = s0 + DU_STATS_RUN < len ? s0 + DU_STATS_RUN : len;
+		float fs = 0, fq = 0;
+		#pragma omp simd reduction(+:fs, fq)
+		for (int64_t s = s0; s < s1; s++) {
+			float d = p[s * ss] - k;
+			fs += d;
+			fq += d * d;
+		}
+		*sum += fs;
+		*sq += fq;
+	}
+}
+
+static int64_t du_chan_offset(const du_chan_layout *l, int64_t b, int64_t ch,
+			      int64_t s)
+{
+	return b * l->sn + ch / l->block * l->scb + ch % l->block + s * l->ss;
+}
+
+void du_bn_stats(const float *x, const du_chan_layout *l, int64_t n,
+		 int64_t c, int64_t inner, float *mean, float *var,
+		 double *work)
+{
+	int64_t block = l->block > 1 && l->block <= DU_STATS_MAX_BLOCK ? l->block : 1;
+	int64_t nb = (c + block - 1) / block;
+	int threads = du_max_threads();
+	size_t per = 2 * (size_t)c;
+	/* threads that get no share must still leave zeros; the shift goes
+	 * in mean[] until the end, padded to whole blocks with zeros */
+	memset(work, 0, per * (size_t)threads * sizeof *work);
+	if (n * inner == 0) {
+		for (int64_t ch = 0; ch < c; ch++)
+			mean[ch] = var[ch] = 0;
+		return;
+	}
+	float shift[DU_STATS_MAX_BLOCK];
+	for (int64_t ch = 0; ch < c; ch++)
+		mean[ch] = x[du_chan_offset(l, 0, ch, 0)];
+	#pragma omp parallel num_threads(threads) private(shift)
+	{
+#ifdef _OPENMP
+		int t = omp_get_thread_num();
+#else
+		int t = 0;
+#endif
+		double *sum = work + (size_t)t * per, *sq = sum + c;
+		#pragma omp for schedule(static)
+		for (int64_t it = 0; it < n * nb; it++) {
+			int64_t b = it / nb, cb = it % nb;
+			if (block > 1) {
+				double s1[DU_STATS_MAX_BLOCK] = {0}, s2[DU_STATS_MAX_BLOCK] = {0};
+				for (int64_t i = 0; i < block; i++)
+					shift[i] = cb * block + i < c ? mean[cb * block + i] : 0;
+				du_stats_block(x + b * l->sn + cb * l->scb, inner,
+					       l->ss, block, shift, s1, s2);
+				for (int64_t i = 0; i < block && cb * block + i < c; i++) {
+					sum[cb * block + i] += s1[i];
+					sq[cb * block + i] += s2[i];
+				}
+			} else {
+				du_stats_plane(x + du_chan_offset(l, b, cb, 0), inner,
+					       l->ss, mean[cb], &sum[cb], &sq[cb]);
+			}
+		}
+	}
+	double count = (double)n * (double)inner;
+	for (int64_t ch = 0; ch < c; ch++) {
+		double s1 = 0, s2 = 0;
+		for (int t = 0; t < threads; t++) {
+			s1 += work[(size_t)t * per + (size_t)ch];
+			s2 += work[(size_t)t * per + (size_t)c + (size_t)ch];
+		}
+		double d = s1 / count, v = s2 / count - d * d;
+		mean[ch] = (float)((double)mean[ch] + d);
+		var[ch] = (float)(v > 0 ? v : 0.0);
+	}
 }

@@ -206,6 +206,28 @@ int du_operand_after(du_operand *o, exec_env *env, void *data,
 
 void du_operand_destroy(du_operand *o);
 
+/* A plain copy, in the kernel's scratch, of an input that arrives blocked,
+ * for the plain-loop paths of layout-aware kernels (other dtypes, cases
+ * oneDNN does not cover).  Inactive when the input is plain already. */
+typedef struct du_plain_copy {
+	int active;
+	du_reorder r;
+	size_t off;
+} du_plain_copy;
+
+/* From prepare: sets c up for input i of k (in_md[i] blocked or not). */
+int du_plain_copy_init(du_plain_copy *c, const op_kernel *k, int i,
+		       size_t *scratch_total, const char *label, sc_error *err);
+
+/* From run: input i as plain.  Returns k->in[i] itself when inactive,
+ * else *tmp, a header over the converted copy in scratch (NULL with err
+ * set when the conversion fails). */
+const sc_tensor *du_plain_copy_run(du_plain_copy *c, op_kernel *k, int i,
+				   sc_tensor *tmp, const char *label,
+				   sc_error *err);
+
+void du_plain_copy_destroy(du_plain_copy *c);
+
 /* --- window geometry ---------------------------------------------------- */
 
 /* oneDNN convolutions and poolings have at most three spatial axes. */
@@ -262,6 +284,30 @@ const char *du_label(const op_kernel *k, char *buf, size_t len);
 int du_bn_mds(const sc_tensor *x, int64_t n, int64_t c, int64_t inner,
 	      dnnl_memory_desc_t *x_md, dnnl_memory_desc_t *p_md,
 	      const char *label, sc_error *err);
+
+/* Where element (b, ch, s) of an activation [N, C, inner] lies in a
+ * buffer: b * sn + (ch / block) * scb + ch % block + s * ss.  Covers plain
+ * row-major (block 1, ss 1), channels-last (block 1, scb 1) and oneDNN's
+ * channel-blocked layouts (nChw16c: block 16, ss 16). */
+typedef struct du_chan_layout {
+	int64_t block, sn, scb, ss;
+} du_chan_layout;
+
+/* The layout of x seen as [n, c, inner] when held as md (NULL: plain).
+ * Returns 0 when md is not one of the forms above (the caller then
+ * converts to plain). */
+int du_chan_layout_of(const dnnl_memory_desc_t *md, int64_t n, int64_t c,
+		      int64_t inner, du_chan_layout *l);
+
+/* Doubles of scratch du_bn_stats() needs for c channels. */
+size_t du_bn_stats_work(int64_t c);
+
+/* Batch mean and biased variance per channel of float32 x [n, c, inner]
+ * held in layout l, as float (accumulated in double), in parallel over
+ * the batch.  work: du_bn_stats_work(c) doubles. */
+void du_bn_stats(const float *x, const du_chan_layout *l, int64_t n,
+		 int64_t c, int64_t inner, float *mean, float *var,
+		 double *work);
 
 /* Batch mean and biased variance, in double, of channel ch of x seen as
  * [n, c, inner] (any float dtype, read through du_load). */

@@ -366,25 +366,30 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 	 .attrs = NULL, .infer = variadic_infer, VARIADIC_KERNEL, \
 	 .grad = ew_variadic_grad, .grad_inputs = ~0u}
 
+/* Unary ops and the activation gradients are elementwise over inputs of
+ * one shape, so they run on blocked activations as they are (LAYOUT_SAME):
+ * ResNet's Relu and ReluGrad never convert. */
 #define UNARY(nm, from) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
-	 .infer = infer_same_as_input, MATH_KERNEL}
+	 .infer = infer_same_as_input, MATH_KERNEL, .layout_caps = LAYOUT_SAME}
 #define UNARY_G(nm, from) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
 	 .infer = infer_same_as_input, MATH_KERNEL, \
-	 .grad = ew_unary_grad, .grad_inputs = 1}
+	 .grad = ew_unary_grad, .grad_inputs = 1, .layout_caps = LAYOUT_SAME}
 #define UNARY_A(nm, from, spec) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
-	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL}
+	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL, \
+	 .layout_caps = LAYOUT_SAME}
 #define UNARY_AG(nm, from, spec) \
 	{.domain = "", .name = nm, .since = from, .until = 17, \
 	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL, \
-	 .grad = ew_unary_grad, .grad_inputs = 1}
+	 .grad = ew_unary_grad, .grad_inputs = 1, .layout_caps = LAYOUT_SAME}
 /* ai.supcon backward kernels (elementwise_gradk.c) */
 #define ACT_GRAD(nm) \
 	{.domain = "ai.supcon", .name = nm, .since = 1, .until = 1, \
 	 .attrs = act_grad_attrs, .infer = infer_same_as_input, \
-	 .prepare = ew_act_grad_prepare, .run = ew_act_grad_run}
+	 .prepare = ew_act_grad_prepare, .run = ew_act_grad_run, \
+	 .layout_caps = LAYOUT_SAME}
 
 const op_def op_elementwise_defs[] = {
 	UNARY_G("Relu", 6),
@@ -403,7 +408,8 @@ const op_def op_elementwise_defs[] = {
 	UNARY("Not", 1),
 	{.domain = "", .name = "Identity", .since = 1, .until = 17,
 	 .infer = infer_same_as_input, .prepare = ew_identity_prepare,
-	 .run = ew_identity_run, .grad = ew_unary_grad, .grad_inputs = 1},
+	 .run = ew_identity_run, .grad = ew_unary_grad, .grad_inputs = 1,
+	 .layout_caps = LAYOUT_SAME},
 	UNARY("Sin", 7),
 	UNARY("Cos", 7),
 	UNARY("Tan", 7),
@@ -471,16 +477,20 @@ const op_def op_elementwise_defs[] = {
 	LEGACY_BINARY("Xor"),
 	{.domain = "", .name = "Add", .since = 7, .until = 17,
 	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
-	 .grad = ew_add_sub_grad, .grad_inputs = 3},
+	 .grad = ew_add_sub_grad, .grad_inputs = 3,
+	 .layout_caps = LAYOUT_SAME},
 	{.domain = "", .name = "Sub", .since = 7, .until = 17,
 	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
-	 .grad = ew_add_sub_grad, .grad_inputs = 3},
+	 .grad = ew_add_sub_grad, .grad_inputs = 3,
+	 .layout_caps = LAYOUT_SAME},
 	{.domain = "", .name = "Mul", .since = 7, .until = 17,
 	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
-	 .grad = ew_mul_grad, .grad_inputs = 3},
+	 .grad = ew_mul_grad, .grad_inputs = 3,
+	 .layout_caps = LAYOUT_SAME},
 	{.domain = "", .name = "Div", .since = 7, .until = 17,
 	 .attrs = NULL, .infer = arith_infer, BINARY_KERNEL,
-	 .grad = ew_div_grad, .grad_inputs = 3},
+	 .grad = ew_div_grad, .grad_inputs = 3,
+	 .layout_caps = LAYOUT_SAME},
 	{.domain = "", .name = "Pow", .since = 7, .until = 17,
 	 .attrs = NULL, .infer = pow_infer, BINARY_KERNEL,
 	 .grad = ew_pow_grad, .grad_inputs = 3},

@@ -62,6 +62,13 @@ typedef struct op_fusion {
 enum {
 	LAYOUT_SRC = 1 << 0,  /* reads input 0 in whatever layout in_md[0] gives */
 	LAYOUT_DST = 1 << 1,  /* may write output 0 in a layout it picks */
+	/* Elementwise over the inputs that op_def.layout_inputs does not
+	 * list, which all have output 0's shape: when they hold one and the
+	 * same unpadded layout, the planner runs the kernel on them as if
+	 * they were plain (in_md stays NULL) and gives output 0 that layout.
+	 * Element i of every buffer is then the same logical element, which
+	 * is all an elementwise kernel needs.  Otherwise they arrive plain. */
+	LAYOUT_SAME = 1 << 2,
 };
 
 /* One node as the executor runs it.  The executor fills g, node, opset,
@@ -79,7 +86,7 @@ typedef struct op_kernel {
 	const op_fusion *fuse;       /* NULL: nothing fused */
 	/* Layout of each input: NULL for plain row-major, else the oneDNN
 	 * descriptor its producer chose (only ever non-NULL for input 0 of
-	 * an op with LAYOUT_SRC). */
+	 * an op with LAYOUT_SRC and the inputs op_def.layout_inputs lists). */
 	const dnnl_memory_desc_t *const *in_md;
 	/* Set by the executor when output 0 may be blocked.  prepare then
 	 * points out_md at a descriptor it owns (in state) if it picks a
@@ -121,6 +128,12 @@ typedef struct op_def {
 	unsigned layout_caps;      /* LAYOUT_* */
 	op_grad_fn grad;           /* NULL: not differentiable (yet) */
 	unsigned grad_inputs;      /* bit i: input i can carry a gradient */
+	/* Bit i: input i may arrive in a blocked layout, described by
+	 * in_md[i], which the kernel handles (or it only reads the dims).
+	 * LAYOUT_SRC implies bit 0.  An input whose producer left it blocked
+	 * and whose reader does not take it so is converted to plain by the
+	 * planner first, so kernels never see a layout they did not ask for. */
+	unsigned layout_inputs;
 } op_def;
 
 /* The entry for (domain, name) at opset, or NULL.  "ai.onnx" is the

@@ -61,6 +61,32 @@ int grad_emit(grad_ctx *c, const char *op, const char *domain, int n_in,
 			      n_out, out, err);
 }
 
+/* Types value v, if inference has not, by running the inference of its
+ * producer (and, first, of the producers of that node's untyped inputs).
+ * Only values made by earlier rules are visited, whose nodes carry all
+ * their attributes by now, so the types are the ones the final inference
+ * gives.  Best effort: a contradiction surfaces in that final pass. */
+static void grad_infer_value(grad_ctx *c, int v, int depth)
+{
+	if (v < 0 || depth > 64)
+		return;
+	const graph_value *val = &c->g->values[v];
+	if ((val->type.kind == GRAPH_TYPE_TENSOR && val->type.rank >= 0) ||
+	    val->producer < 0)
+		return;
+	int p = val->producer;
+	for (int j = 0; j < c->g->nodes[p].n_inputs; j++)
+		grad_infer_value(c, c->g->nodes[p].inputs[j], depth + 1);
+	const graph_node *n = &c->g->nodes[p];
+	int64_t opset = strcmp(n->domain, "ai.supcon") == 0 ? 1 :
+			graph_model_opset(c->m, n->domain);
+	const op_def *d = op_find(n->domain, n->op_type, opset);
+	if (d && d->infer) {
+		sc_error ignored = {0};
+		d->infer(c->g, n, opset, &ignored);
+	}
+}
+
 int grad_unary(grad_ctx *c, const char *op, int x, sc_error *err)
 {
 	int y;
@@ -75,13 +101,21 @@ int grad_binary(grad_ctx *c, const char *op, int a, int b, sc_error *err)
 
 int grad_sum_to_shape(grad_ctx *c, int dx, int x, sc_error *err)
 {
+	/* a gradient made by earlier rules has no type yet */
+	grad_infer_value(c, dx, 0);
+	grad_infer_value(c, x, 0);
 	const graph_type *a = &c->g->values[dx].type, *b = &c->g->values[x].type;
-	/* skip the node when inference already proves the shapes equal */
+	/* skip the node when inference already proves the shapes equal: the
+	 * same size, or the same symbolic name (the batch axis "N") */
 	if (a->kind == GRAPH_TYPE_TENSOR && b->kind == GRAPH_TYPE_TENSOR &&
 	    a->rank >= 0 && a->rank == b->rank) {
 		int same = 1;
-		for (int i = 0; i < a->rank && same; i++)
-			same = a->dims[i].value >= 0 && a->dims[i].value == b->dims[i].value;
+		for (int i = 0; i < a->rank && same; i++) {
+			const graph_dim *d = &a->dims[i], *e = &b->dims[i];
+			same = d->value >= 0 ? d->value == e->value :
+			       e->value < 0 && d->param && e->param &&
+			       *d->param && strcmp(d->param, e->param) == 0;
+		}
 		if (same)
 			return dx;
 	}

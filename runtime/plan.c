@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "../ops/dnnl_util.h"
 #include "../ops/op.h"
 #include "exec.h"
 #include "infer.h"
@@ -27,8 +29,21 @@ enum { SLOT_ACTIVATION, SLOT_CONST, SLOT_INPUT };
 typedef struct sig_entry {
 	int present, dtype, rank;
 	int64_t dims[SC_MAX_RANK];
-	const dnnl_memory_desc_t *md;
+	int has_md;
+	dnnl_memory_desc_t md;     /* a copy: a producer's descriptor may move */
 } sig_entry;
+
+/* A blocked input converted to plain for a kernel that does not take it
+ * (op_def.layout_inputs).  Made when the layout or shape first appears,
+ * kept while they last. */
+typedef struct plan_conv {
+	int active;                /* this run converts the input */
+	du_reorder r;
+	dnnl_memory_desc_t src;    /* the layout r converts from */
+	void *buf;                 /* the plain copy */
+	size_t bytes;
+	sc_tensor t;               /* what the kernel reads: the input at buf */
+} plan_conv;
 
 typedef struct plan_node {
 	const graph_node *node;
@@ -46,6 +61,11 @@ typedef struct plan_node {
 	sig_entry *sig;            /* n_in entries: what prepare last saw */
 	void *sig_values;          /* bytes of the value_inputs at that time */
 	size_t sig_values_len;
+	plan_conv *cv;             /* n_in_ids entries */
+	int same_may_block;        /* LAYOUT_SAME: output 0 may be blocked */
+	dnnl_memory_desc_t same_md;   /* ... and the layout it has this run */
+	double prof_ms;            /* SUPCON_PROFILE: the fastest run's time, */
+	long prof_runs;            /* which is the least disturbed one */
 } plan_node;
 
 struct plan {
@@ -70,6 +90,7 @@ struct plan {
 	size_t arena_bytes, total_bytes;
 	int arena_valid;
 	int ran;
+	int profile;               /* SUPCON_PROFILE: 1 wall time, 2 CPU time */
 };
 
 /* --- fusion --------------------------------------------------------------- */
@@ -256,44 +277,91 @@ static int plan_fuse(plan *p, sc_error *err)
 	return rc;
 }
 
-/* Lets a producer keep a blocked layout for output 0 when every reader
- * takes it as its layout-aware input 0 or as a fused residual, and it is
- * not a graph output.  Anything else stays plain. */
+/* Whether node pn's kernel reads input slot j in any layout: its op says
+ * so for that input, or j is a fused residual (which conv reads in its
+ * producer's layout). */
+static int takes_blocked(const plan_node *pn, int j)
+{
+	unsigned caps = pn->def ? pn->def->layout_caps : 0;
+	unsigned ins = pn->def ? pn->def->layout_inputs : 0;
+	if (pn->fuse.sum && j == pn->n_in_ids - 1)
+		return 1;
+	if (j >= pn->node->n_inputs)
+		return 0;
+	return (j == 0 && (caps & LAYOUT_SRC)) || (j < 32 && (ins >> j & 1));
+}
+
+/* Input slot j of a LAYOUT_SAME node is one of the elementwise operands
+ * (not a dims-only or layout-aware input). */
+static int same_operand(const plan_node *pn, int j)
+{
+	return pn->def && (pn->def->layout_caps & LAYOUT_SAME) &&
+	       j < pn->node->n_inputs && !takes_blocked(pn, j);
+}
+
+/* Decides which values may be held in a blocked layout: those a
+ * layout-aware producer (LAYOUT_DST) or a LAYOUT_SAME node writes as
+ * output 0, that are not graph outputs, and whose every reader takes them
+ * so (takes_blocked) or is a LAYOUT_SAME node whose operands and output
+ * may all be blocked.  The last rule makes the decision a fixpoint: start
+ * from every candidate and drop values until nothing changes.  Whether a
+ * producer then really picks a blocked layout is its prepare's choice. */
 static int plan_layouts(plan *p, sc_error *err)
 {
 	int nv = p->n_values;
-	/* 0 unknown, 1 all readers so far accept blocked, -1 some do not */
-	signed char *ok = calloc((size_t)nv + 1, 1);
-	if (!ok)
+	unsigned char *cand = calloc((size_t)nv + 1, 1);
+	if (!cand)
 		return sc_fail(err, SC_ENOMEM, "out of memory planning layouts");
 	for (int s = 0; s < p->n_nodes; s++) {
 		const plan_node *pn = &p->nodes[s];
-		if (pn->absorbed)
-			continue;
 		unsigned caps = pn->def ? pn->def->layout_caps : 0;
-		for (int j = 0; j < pn->n_in_ids; j++) {
-			int v = pn->in_ids[j];
-			if (v < 0)
-				continue;
-			int takes = (j == 0 && (caps & LAYOUT_SRC)) ||
-				    (pn->fuse.sum && j == pn->n_in_ids - 1);
-			if (pn->in_ids[0] == v && j != 0)
-				takes = 0;
-			ok[v] = takes && ok[v] >= 0 ? 1 : -1;
-		}
-	}
-	for (int i = 0; i < p->g->n_outputs; i++)
-		ok[p->g->outputs[i]] = -1;
-	for (int s = 0; s < p->n_nodes; s++) {
-		plan_node *pn = &p->nodes[s];
-		if (pn->absorbed || !pn->def || !(pn->def->layout_caps & LAYOUT_DST) ||
+		if (pn->absorbed || !(caps & (LAYOUT_DST | LAYOUT_SAME)) ||
 		    pn->k.n_out < 1)
 			continue;
 		int v = pn->out_ids[0];
-		pn->k.out_may_block = v >= 0 && ok[v] == 1 &&
-				      p->kind[v] == SLOT_ACTIVATION;
+		if (v >= 0 && p->kind[v] == SLOT_ACTIVATION)
+			cand[v] = 1;
 	}
-	free(ok);
+	for (int i = 0; i < p->g->n_outputs; i++)
+		cand[p->g->outputs[i]] = 0;
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (int s = 0; s < p->n_nodes; s++) {
+			const plan_node *pn = &p->nodes[s];
+			if (pn->absorbed)
+				continue;
+			int same = pn->def && (pn->def->layout_caps & LAYOUT_SAME);
+			int out = pn->k.n_out > 0 ? pn->out_ids[0] : -1;
+			int same_ok = same && out >= 0 && cand[out];
+			for (int j = 0; j < pn->n_in_ids && same_ok; j++)
+				if (same_operand(pn, j) && pn->in_ids[j] >= 0 &&
+				    !cand[pn->in_ids[j]])
+					same_ok = 0;
+			for (int j = 0; j < pn->n_in_ids; j++) {
+				int v = pn->in_ids[j];
+				if (v < 0 || !cand[v] || takes_blocked(pn, j) ||
+				    (same_ok && same_operand(pn, j)))
+					continue;
+				cand[v] = 0;
+				changed = 1;
+			}
+			if (same && out >= 0 && cand[out] && !same_ok) {
+				cand[out] = 0;
+				changed = 1;
+			}
+		}
+	}
+	for (int s = 0; s < p->n_nodes; s++) {
+		plan_node *pn = &p->nodes[s];
+		if (pn->absorbed || !pn->def || pn->k.n_out < 1 || pn->out_ids[0] < 0)
+			continue;
+		int may = cand[pn->out_ids[0]];
+		if (pn->def->layout_caps & LAYOUT_DST)
+			pn->k.out_may_block = may;
+		else if (pn->def->layout_caps & LAYOUT_SAME)
+			pn->same_may_block = may;
+	}
+	free(cand);
 	return SC_OK;
 }
 
@@ -348,6 +416,9 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 		return sc_fail(err, SC_ENOMEM, "out of memory creating the plan");
 	p->m = m;
 	p->g = g;
+	const char *prof = getenv("SUPCON_PROFILE");
+	p->profile = !prof || !*prof || strcmp(prof, "0") == 0 ? 0 :
+		     strcmp(prof, "cpu") == 0 ? 2 : 1;
 	p->n_values = g->n_values;
 	p->n_nodes = g->n_nodes;
 	size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;
@@ -414,8 +485,9 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 		pn->out = calloc((size_t)n->n_outputs + 1, sizeof *pn->out);
 		pn->sig = calloc((size_t)n->n_inputs + 2, sizeof *pn->sig);
 		pn->in_md = calloc((size_t)n->n_inputs + 2, sizeof *pn->in_md);
+		pn->cv = calloc((size_t)n->n_inputs + 2, sizeof *pn->cv);
 		if (!pn->in_ids || !pn->out_ids || !pn->in || !pn->out || !pn->sig ||
-		    !pn->in_md) {
+		    !pn->in_md || !pn->cv) {
 			free(order);
 			plan_free(p);
 			return sc_fail(err, SC_ENOMEM, "out of memory creating the plan");
@@ -474,6 +546,86 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 	return SC_OK;
 }
 
+static const char *node_label(const graph_node *n);
+
+/* --- profile ------------------------------------------------------------- */
+
+/* SUPCON_PROFILE=1 in the environment makes every plan time its nodes'
+ * run calls (prepare excluded) and, when freed, print to stderr the wall
+ * time per op type and the slowest nodes, taking each node's fastest run
+ * (a busy machine only ever adds time).  A development aid, like
+ * ONEDNN_VERBOSE: nothing reads it back. */
+static double plan_now_ms(const plan *p)
+{
+	struct timespec ts;
+	/* SUPCON_PROFILE=cpu: the process's CPU time, which other programs
+	 * on a shared machine do not inflate (with --threads 1 and
+	 * OMP_WAIT_POLICY=passive it is the kernels' own work) */
+	clock_gettime(p->profile == 2 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC,
+		      &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int prof_cmp(const void *a, const void *b)
+{
+	double x = ((const double *)a)[0], y = ((const double *)b)[0];
+	return (x < y) - (x > y);
+}
+
+static void plan_profile_report(const plan *p)
+{
+	long runs = 0;
+	for (int s = 0; s < p->n_nodes; s++)
+		if (p->nodes[s].prof_runs > runs)
+			runs = p->nodes[s].prof_runs;
+	if (!runs)
+		return;
+	/* rows of {ms, first node index}: one per op type, then per node */
+	double *rows = calloc(2 * (size_t)p->n_nodes + 2, sizeof *rows);
+	if (!rows)
+		return;
+	int n_rows = 0;
+	double total = 0;
+	for (int s = 0; s < p->n_nodes; s++) {
+		const plan_node *pn = &p->nodes[s];
+		if (!pn->prof_runs)
+			continue;
+		double ms = pn->prof_ms;
+		total += ms;
+		int r = 0;
+		while (r < n_rows && strcmp(p->nodes[(int)rows[2 * r + 1]].node->op_type,
+					    pn->node->op_type))
+			r++;
+		if (r == n_rows) {
+			rows[2 * r + 1] = s;
+			n_rows++;
+		}
+		rows[2 * r] += ms;
+	}
+	qsort(rows, (size_t)n_rows, 2 * sizeof *rows, prof_cmp);
+	fprintf(stderr, "profile: %.2f ms per run (node minimums) in %d nodes (%ld runs)\n", total,
+		plan_node_count(p), runs);
+	for (int r = 0; r < n_rows; r++) {
+		const graph_node *n = p->nodes[(int)rows[2 * r + 1]].node;
+		fprintf(stderr, "  %-28s %9.2f ms %5.1f%%\n", n->op_type, rows[2 * r],
+			100 * rows[2 * r] / (total > 0 ? total : 1));
+	}
+	n_rows = 0;
+	for (int s = 0; s < p->n_nodes; s++)
+		if (p->nodes[s].prof_runs) {
+			rows[2 * n_rows] = p->nodes[s].prof_ms;
+			rows[2 * n_rows++ + 1] = s;
+		}
+	qsort(rows, (size_t)n_rows, 2 * sizeof *rows, prof_cmp);
+	fprintf(stderr, "profile: slowest nodes\n");
+	for (int r = 0; r < n_rows && r < (p->profile ? 400 : 25); r++) {
+		const graph_node *n = p->nodes[(int)rows[2 * r + 1]].node;
+		fprintf(stderr, "  %9.2f ms  %s %s\n", rows[2 * r], n->op_type,
+			node_label(n));
+	}
+	free(rows);
+}
+
 static void release_node(plan_node *pn)
 {
 	if (!pn->prepared)
@@ -490,12 +642,19 @@ void plan_free(plan *p)
 {
 	if (!p)
 		return;
+	if (p->profile && p->nodes)
+		plan_profile_report(p);
 	for (int s = 0; p->nodes && s < p->n_nodes; s++) {
 		plan_node *pn = &p->nodes[s];
 		release_node(pn);
 		free(pn->in_ids);
 		free(pn->out_ids);
 		free(pn->in_md);
+		for (int j = 0; pn->cv && j < pn->n_in_ids; j++) {
+			du_reorder_destroy(&pn->cv[j].r);
+			free(pn->cv[j].buf);
+		}
+		free(pn->cv);
 		free(pn->in);
 		free(pn->out);
 		tensor_free(&pn->folded[0]);
@@ -562,6 +721,23 @@ int plan_node_count(const plan *p)
 	return n;
 }
 size_t plan_total_bytes(const plan *p) { return p->total_bytes; }
+
+int plan_blocked_values(const plan *p)
+{
+	int n = 0;
+	for (int v = 0; p->ran && v < p->n_values; v++)
+		n += p->slot_md[v] != NULL;
+	return n;
+}
+
+int plan_conversions(const plan *p)
+{
+	int n = 0;
+	for (int s = 0; p->ran && s < p->n_nodes; s++)
+		for (int j = 0; !p->nodes[s].absorbed && j < p->nodes[s].n_in_ids; j++)
+			n += p->nodes[s].cv[j].active;
+	return n;
+}
 
 /* --- binding inputs ------------------------------------------------------- */
 
@@ -648,18 +824,28 @@ static int signature_changed(plan_node *pn, sc_error *err)
 	int changed = !pn->prepared;
 	for (int j = 0; j < pn->n_in_ids; j++) {
 		const sc_tensor *t = pn->in[j];
-		sig_entry now = {0};
+		sig_entry *was = &pn->sig[j];
+		int present = t != NULL, has_md = pn->in_md[j] != NULL;
+		int same = was->present == present && was->has_md == has_md;
+		if (same && t)
+			same = was->dtype == (int)t->dtype && was->rank == t->rank &&
+			       !memcmp(was->dims, t->dims,
+				       (size_t)t->rank * sizeof(int64_t));
+		if (same && has_md)
+			same = dnnl_memory_desc_equal(&was->md, pn->in_md[j]);
+		if (same)
+			continue;
+		changed = 1;
+		memset(was, 0, sizeof *was);
+		was->present = present;
+		was->has_md = has_md;
 		if (t) {
-			now.present = 1;
-			now.dtype = t->dtype;
-			now.rank = t->rank;
-			memcpy(now.dims, t->dims, sizeof now.dims);
-			now.md = pn->in_md[j];
+			was->dtype = t->dtype;
+			was->rank = t->rank;
+			memcpy(was->dims, t->dims, (size_t)t->rank * sizeof(int64_t));
 		}
-		if (memcmp(&now, &pn->sig[j], sizeof now)) {
-			changed = 1;
-			pn->sig[j] = now;
-		}
+		if (has_md)
+			was->md = *pn->in_md[j];
 	}
 	unsigned mask = pn->def->value_inputs;
 	if (!mask)
@@ -821,6 +1007,149 @@ static void free_heap(plan *p, int v)
 	p->heap_bytes[v] = 0;
 }
 
+/* --- layouts at run time -------------------------------------------------- */
+
+static int same_dims(const sc_tensor *a, const sc_tensor *b)
+{
+	return a->rank == b->rank &&
+	       !memcmp(a->dims, b->dims, (size_t)a->rank * sizeof(int64_t));
+}
+
+/* A float32 layout of t without padding: element i of the buffer is one
+ * element of t, so elementwise kernels may walk it flat. */
+static int dense_layout(const dnnl_memory_desc_t *md, const sc_tensor *t)
+{
+	return t->dtype == SC_FLOAT && md->data_type == dnnl_f32 &&
+	       dnnl_memory_desc_get_size(md) == (size_t)t->numel * sizeof(float);
+}
+
+/* Decides how each input of pn reaches its kernel this run: in the layout
+ * its producer left (the kernel takes it, or a LAYOUT_SAME node walks its
+ * operands flat in one shared layout), or converted to plain (marked in
+ * pn->cv).  Returns the layout a LAYOUT_SAME node's output will have
+ * (NULL: plain). */
+static const dnnl_memory_desc_t *node_inputs(plan *p, plan_node *pn)
+{
+	const dnnl_memory_desc_t *same = NULL;
+	int flat = pn->same_may_block;
+	const sc_tensor *first = NULL;
+	for (int j = 0; flat && j < pn->n_in_ids; j++) {
+		int v = pn->in_ids[j];
+		if (v < 0 || !same_operand(pn, j))
+			continue;
+		const dnnl_memory_desc_t *md = p->slot_md[v];
+		if (!first) {
+			first = &p->slots[v];
+			same = md;
+			flat = md && dense_layout(md, first);
+		} else if (!md || !dnnl_memory_desc_equal(md, same) ||
+			   !same_dims(&p->slots[v], first)) {
+			flat = 0;
+		}
+	}
+	for (int j = 0; j < pn->n_in_ids; j++) {
+		int v = pn->in_ids[j];
+		pn->cv[j].active = 0;
+		if ((j == 1 || j == 2) && pn->folded[j - 1].data)
+			continue;
+		pn->in_md[j] = NULL;
+		if (v < 0)
+			continue;
+		pn->in[j] = &p->slots[v];
+		const dnnl_memory_desc_t *md = p->slot_md[v];
+		if (!md || (flat && same_operand(pn, j)))
+			continue;
+		if (takes_blocked(pn, j))
+			pn->in_md[j] = md;
+		else
+			pn->cv[j].active = 1;
+	}
+	return flat ? same : NULL;
+}
+
+/* Sets up (when the layout or shape is new) and runs the conversions
+ * node_inputs() asked for, pointing the kernel's inputs at the copies. */
+static int convert_inputs(plan *p, plan_node *pn, sc_error *err)
+{
+	for (int j = 0; j < pn->n_in_ids; j++) {
+		plan_conv *cv = &pn->cv[j];
+		if (!cv->active)
+			continue;
+		int v = pn->in_ids[j];
+		const sc_tensor *t = &p->slots[v];
+		const dnnl_memory_desc_t *md = p->slot_md[v];
+		char label[256];
+		snprintf(label, sizeof label, "node '%s' (%s): input '%s' to plain",
+			 node_label(pn->node), pn->node->op_type,
+			 p->g->values[v].name);
+		if (!cv->r.p.prim || !dnnl_memory_desc_equal(&cv->src, md) ||
+		    !same_dims(&cv->t, t)) {
+			du_reorder_destroy(&cv->r);
+			dnnl_memory_desc_t plain;
+			size_t scratch = 0;
+			int rc = du_plain_md(&plain, t->rank, t->dims, md->data_type,
+					     label, err);
+			if (!rc)
+				rc = du_reorder_create(&cv->r, md, &plain, &p->env,
+						       &scratch, label, err);
+			if (rc)
+				return rc;
+			exec_scratch_request(&p->env, scratch);
+			if ((rc = exec_scratch_reserve(&p->env, err)))
+				return rc;
+			cv->src = *md;
+			size_t bytes = dnnl_memory_desc_get_size(&plain);
+			if (bytes > cv->bytes) {
+				free(cv->buf);
+				cv->bytes = 0;
+				cv->buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+				if (!cv->buf)
+					return sc_fail(err, SC_ENOMEM,
+						       "%s: cannot allocate %zu bytes",
+						       label, bytes);
+				cv->bytes = bytes;
+			}
+		}
+		cv->t = *t;
+		cv->t.data = cv->buf;
+		cv->t.nbytes = (size_t)t->numel * tensor_dtype_size(t->dtype);
+		pn->in[j] = &cv->t;
+		int rc = du_reorder_run(&cv->r, &p->env, t->data, cv->buf, label, err);
+		if (rc)
+			return rc;
+	}
+	return SC_OK;
+}
+
+/* After a LAYOUT_SAME node's prepare: its output takes the operands'
+ * shared layout when it has their shape; else (a SumToShape that really
+ * reduces) the operands are converted to plain after all. */
+static int same_output(plan *p, plan_node *pn, const dnnl_memory_desc_t *same,
+		       sc_error *err)
+{
+	int v = pn->out_ids[0];
+	if (same) {
+		const sc_tensor *first = NULL;
+		for (int j = 0; j < pn->n_in_ids && !first; j++)
+			if (pn->in_ids[j] >= 0 && same_operand(pn, j))
+				first = &p->slots[pn->in_ids[j]];
+		if (first && same_dims(first, &p->slots[v]) &&
+		    p->slots[v].dtype == first->dtype) {
+			pn->same_md = *same;
+			p->slot_md[v] = &pn->same_md;
+			return SC_OK;
+		}
+		for (int j = 0; j < pn->n_in_ids; j++)
+			pn->cv[j].active = pn->in_ids[j] >= 0 && same_operand(pn, j) &&
+					   p->slot_md[pn->in_ids[j]];
+		int rc = convert_inputs(p, pn, err);
+		if (rc)
+			return rc;
+	}
+	p->slot_md[v] = NULL;
+	return SC_OK;
+}
+
 int plan_run(plan *p, int n, const char *const *names,
 	     const sc_tensor *const *inputs, sc_error *err)
 {
@@ -834,8 +1163,9 @@ int plan_run(plan *p, int n, const char *const *names,
 		const graph_node *node = pn->node;
 		if (pn->absorbed)
 			continue;
-		for (int j = 0; j < pn->n_in_ids; j++)
-			pn->in_md[j] = pn->in_ids[j] >= 0 ? p->slot_md[pn->in_ids[j]] : NULL;
+		const dnnl_memory_desc_t *same = node_inputs(p, pn);
+		if ((rc = convert_inputs(p, pn, err)))
+			return rc;
 		if (pn->fuse.sum)
 			pn->fuse.sum_md = pn->in_md[pn->n_in_ids - 1];
 		int changed = signature_changed(pn, err);
@@ -856,6 +1186,8 @@ int plan_run(plan *p, int n, const char *const *names,
 			if ((rc = exec_scratch_reserve(&p->env, err)))
 				return rc;
 		}
+		if (pn->same_may_block && (rc = same_output(p, pn, same, err)))
+			return rc;
 		for (int j = 0; j < node->n_outputs; j++) {
 			int v = pn->out_ids[j];
 			if (v < 0)
@@ -868,8 +1200,14 @@ int plan_run(plan *p, int n, const char *const *names,
 			if ((rc = place_output(p, v, &use_arena, err)))
 				return rc;
 		}
+		double t0 = p->profile && !changed ? plan_now_ms(p) : 0;
 		if ((rc = pn->def->run(&pn->k, err)))
 			return rc;
+		if (p->profile && !changed) {
+			double ms = plan_now_ms(p) - t0;
+			if (!pn->prof_runs++ || ms < pn->prof_ms)
+				pn->prof_ms = ms;
+		}
 		if (use_arena)
 			continue;
 		/* off the arena: free what this step read for the last time */

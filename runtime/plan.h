@@ -17,6 +17,15 @@
  * become the conv's sum and eltwise post-ops, when the kernel supports it
  * (op_def.fuse_caps) and nothing else reads the intermediate values.
  *
+ * Layouts: a value stays in a oneDNN blocked layout (nChw16c) from its
+ * producer to its readers when every reader takes it so: layout-aware
+ * kernels (op_def.layout_inputs, LAYOUT_SRC) and elementwise ops that
+ * walk same-shaped operands flat (LAYOUT_SAME: Relu, Add, ReluGrad, ...).
+ * That holds through a ResNet's training step, backward included.  An
+ * input that arrives blocked where a kernel cannot take it is converted
+ * to plain first.  SUPCON_PROFILE=1 (or =cpu) in the environment prints
+ * per-op times to stderr when the plan is freed.
+ *
  * Ownership: the plan borrows the model, which must outlive it.  Tensors
  * returned by plan_output() belong to the plan and stay valid until the
  * next plan_run() or plan_free().  A plan is not thread-safe; oneDNN and our
@@ -67,5 +76,12 @@ size_t plan_arena_bytes(const plan *p);
 /* Nodes that run after fusion (absorbed nodes are not counted). */
 int plan_node_count(const plan *p);
 size_t plan_total_bytes(const plan *p);
+
+/* Of the last run: values held in a blocked oneDNN layout, and inputs the
+ * planner converted to plain for a kernel that does not take them blocked
+ * (op_def.layout_inputs).  For tests and profiles: a training step of a
+ * ResNet keeps its activations blocked and converts nothing. */
+int plan_blocked_values(const plan *p);
+int plan_conversions(const plan *p);
 
 #endif
