@@ -250,6 +250,18 @@ static void test_synthetic_and_bad_input(void **state)
 	const char *const n4[] = {"not a training run", NULL};
 	r = cli_expect(&opts, 2, "supcon linear", n4, notrun);
 	cli_result_free(&r);
+	/* a diverging run stops at the first non-finite loss, names the step
+	 * and keeps the last good checkpoint */
+	const char *const nan[] = {"train", "--method", "ce", "--data",
+		"synthetic:1x8x8:2", "--width", "4", "--limit", "64", "--batch", "16",
+		"--epochs", "3", "--lr", "1e30", "--momentum", "0", "--out",
+		WORK "/nan", NULL};
+	const char *const n6[] = {"at step", "last good checkpoint", NULL};
+	r = cli_run(&opts, nan);
+	assert_true(r.exited && r.status == 1);
+	assert_non_null(strstr(r.err, n6[0]));
+	assert_non_null(strstr(r.err, n6[1]));
+	cli_result_free(&r);
 	const char *const badaug[] = {"train", "--aug", "sparkle", "--data",
 		"synthetic:1x8x8:2", "--out", WORK "/x", NULL};
 	const char *const n5[] = {"sparkle", NULL};

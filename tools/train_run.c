@@ -256,10 +256,15 @@ static int train_epochs(loop *lp, sc_error *err)
 			rc = trainer_step(lp->t, x, y, lr, &loss, err);
 			if (rc == SC_ENUMERIC) {
 				run_progress_end(&pr);
+				char ck[4096];
+				int have = !run_path(ck, sizeof ck, lp->dir, lp->ckpt_file,
+						     err) && access(ck, F_OK) == 0;
 				sc_fail(err, SC_ENUMERIC, "the loss became %s at step %lld "
-					"(epoch %lld); stopped, the last good checkpoint "
-					"is kept in %s", isnan(loss) ? "NaN" : "infinite",
-					(long long)lp->steps + 1, (long long)lp->epoch + 1,
+					"(epoch %lld); stopped: %s%s", isnan(loss) ? "NaN" :
+					"infinite", (long long)lp->steps + 1,
+					(long long)lp->epoch + 1, have ?
+					"the last good checkpoint is kept in " :
+					"no checkpoint was written yet (no last good checkpoint) in ",
 					lp->dir);
 				return rc;
 			}
