@@ -192,23 +192,6 @@ static int add_contribution(grad_ctx *c, int *acc, int v, int gv, sc_error *err)
 	return SC_OK;
 }
 
-static int ensure_opset(graph_model *m, const char *domain, int64_t version,
-			sc_error *err)
-{
-	if (graph_model_opset(m, domain) != 0)
-		return SC_OK;
-	graph_opset *o = realloc(m->opsets, (size_t)(m->n_opsets + 1) * sizeof *o);
-	if (!o)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	m->opsets = o;
-	o[m->n_opsets].domain = strdup(domain);
-	o[m->n_opsets].version = version;
-	if (!o[m->n_opsets].domain)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	m->n_opsets++;
-	return SC_OK;
-}
-
 /* Publishes gradient gv of wrt value w as a graph output "<w>_grad". */
 static int publish(grad_ctx *c, int w, int gv, int *out, sc_error *err)
 {
@@ -395,7 +378,7 @@ int autodiff_build(graph_model *m, const char *loss, int n_wrt,
 		if (acc[w_ids[i]] >= 0)
 			rc = publish(&c, w_ids[i], acc[w_ids[i]], &grads[i], err);
 	if (!rc && c.uses_supcon)
-		rc = ensure_opset(m, "ai.supcon", 1, err);
+		rc = graph_model_add_opset(m, "ai.supcon", 1, err);
 out_acc:
 	free(acc);
 out:

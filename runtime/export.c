@@ -161,15 +161,7 @@ static int prune(graph *g, sc_error *err)
 		for (int k = 0; k < n->n_outputs; k++)
 			if (n->outputs[k] >= 0)
 				g->values[n->outputs[k]].producer = -1;
-		free(n->name);
-		free(n->op_type);
-		free(n->domain);
-		free(n->doc_string);
-		free(n->inputs);
-		free(n->outputs);
-		for (int a = 0; a < n->n_attrs; a++)
-			graph_attr_clear(&n->attrs[a]);
-		free(n->attrs);
+		graph_node_clear(n);
 	}
 	g->n_nodes = w;
 	for (int i = 0; i < g->n_nodes; i++)

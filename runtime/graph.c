@@ -135,7 +135,7 @@ void graph_attr_clear(graph_attr *a)
 	memset(a, 0, sizeof *a);
 }
 
-static void node_clear(graph_node *n)
+void graph_node_clear(graph_node *n)
 {
 	free(n->name);
 	free(n->op_type);
@@ -171,7 +171,7 @@ void graph_free(graph *g)
 	free(g->values);
 	free(g->index);
 	for (int i = 0; i < g->n_nodes; i++)
-		node_clear(&g->nodes[i]);
+		graph_node_clear(&g->nodes[i]);
 	free(g->nodes);
 	for (int i = 0; i < g->n_inits; i++) {
 		tensor_free(&g->inits[i].tensor);
@@ -336,7 +336,7 @@ int graph_add_node(graph *g, const char *op_type, const char *domain,
 	n->inputs = malloc((size_t)(n_inputs ? n_inputs : 1) * sizeof(int));
 	n->outputs = malloc((size_t)(n_outputs ? n_outputs : 1) * sizeof(int));
 	if (!n->op_type || !n->domain || !n->name || !n->inputs || !n->outputs) {
-		node_clear(n);
+		graph_node_clear(n);
 		goto oom;
 	}
 	if (n_inputs)

@@ -208,6 +208,9 @@ graph_attr *graph_node_add_attr(graph_node *n, const char *name, int type,
 /* Finds an attribute by name, NULL when absent. */
 const graph_attr *graph_node_attr(const graph_node *n, const char *name);
 
+/* Releases what a node owns (not the struct itself). */
+void graph_node_clear(graph_node *n);
+
 /* Releases what an attribute owns (not the struct itself). */
 void graph_attr_clear(graph_attr *a);
 void graph_type_clear(graph_type *t);

@@ -307,11 +307,16 @@ static int train_epochs(loop *lp, sc_error *err)
 			printf("  test_acc %.4f", test);
 		printf("  lr %.4g  %.1fs\n", lr, lp->seconds);
 		fflush(stdout);
-		/* the position after this epoch */
-		lp->epoch++;
-		lp->batch = 0;
+		/* the position after this epoch; a run stopped by --steps in the
+		 * middle of one resumes at the next batch */
+		int mid = stop && lp->batch < lp->src->per_epoch;
+		if (!mid) {
+			lp->epoch++;
+			lp->batch = 0;
+		}
 		rc = loop_save(lp, err);
-		lp->epoch--;
+		if (!mid)
+			lp->epoch--;
 		if (rc)
 			return rc;
 	}
@@ -531,12 +536,8 @@ int run_train(const run_config *given, const char *dir, int resume,
 	} else if (resume && !bench) {
 		printf("no checkpoint in %s yet: starting from the beginning\n", dir);
 	}
-	if ((rc = run_config_check(c, err))) {
-		free(meta);
-		return rc;
-	}
 	run_data d;
-	if ((rc = run_data_open(c, &d, err))) {
+	if ((rc = run_config_check(c, err)) || (rc = run_data_open(c, &d, err))) {
 		free(meta);
 		return rc;
 	}
@@ -825,16 +826,9 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	if (resume && access(path, F_OK) == 0) {
 		if ((rc = read_resume(path, c, a, &meta, err)))
 			return rc;
-		c->epochs = given->epochs;
-		c->threads = given->threads;
-		c->workers = given->workers;
-	}
-	if ((rc = run_config_check(c, err))) {
-		free(meta);
-		return rc;
 	}
 	run_data d;
-	if ((rc = run_data_open(c, &d, err))) {
+	if ((rc = run_config_check(c, err)) || (rc = run_data_open(c, &d, err))) {
 		free(meta);
 		return rc;
 	}
