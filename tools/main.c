@@ -19,7 +19,7 @@ static const cli_command commands[] = {
 		  "[--warmup N] [--repeat N]",
 	 "Time repeated runs of a model after a warm-up.", cmd_bench},
 	{"build", "ARCH [--stem imagenet|cifar] [--in-shape CxHxW] [--width N] "
-		  "[--head none|linear:D|mlp:D] [--classes K] -o FILE.onnx",
+		  "[--head none|linear:D|mlp:D|mlp:H:D] [--classes K] -o FILE.onnx",
 	 "Write a ResNet (18/34/50/101/152/200) as an ONNX graph.", cmd_build},
 	{"grad", "MODEL.onnx --loss supcon|ce|OUTPUT [--optimizer ...] -o TRAIN.onnx",
 	 "Write the training graph of a model (loss, gradients, optimizer step).",

@@ -100,7 +100,8 @@ const cli_opt run_options[] = {
 	O("threads", "N", "compute threads (default: all cores)"),
 	O("workers", "N", "data loading threads ahead of compute (default: 1 when "
 	  "there are more cores than compute threads, else 0: on the compute thread)"),
-	OF("deterministic", "bit-identical results for a seed and thread count"),
+	OF("deterministic", "recorded in config.json; runs are bit-identical for a "
+	   "seed and thread count with or without it"),
 	O("val-split", "F", "fraction of the training set held out (default 0.1)"),
 	O("limit", "N", "use the first N training images (default all)"),
 	OF("zero-init-residual", "zero the last BN gamma of every residual branch"),
