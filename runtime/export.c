@@ -21,14 +21,6 @@ static int symbolic_batch(graph *g, int v, sc_error *err)
 	return t->dims[0].param ? SC_OK : sc_fail(err, SC_ENOMEM, "out of memory");
 }
 
-static int data_input(const graph *g)
-{
-	for (int i = 0; i < g->n_inputs; i++)
-		if (!(g->values[g->inputs[i]].flags & VALUE_INITIALIZER))
-			return i;
-	return -1;
-}
-
 /* A [1, C, 1, 1] float constant. */
 static int channel_const(graph *g, const char *name, int c, const float *v,
 			 sc_error *err)
@@ -220,7 +212,7 @@ int export_inference(graph_model *m, const export_options *o, sc_error *err)
 		m->ir_version = EXPORT_MAX_IR;
 	if (g->n_outputs < 1)
 		return sc_fail(err, SC_EINVAL, "the model has no output to export");
-	int slot = data_input(g);
+	int slot = graph_data_input(g);
 	if (slot < 0)
 		return sc_fail(err, SC_EINVAL, "the model has no data input");
 	int keep_first = g->outputs[0];

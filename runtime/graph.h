@@ -225,6 +225,10 @@ int64_t graph_model_opset(const graph_model *m, const char *domain);
 /* Lists value v in graph.input / graph.output (no-op when already there). */
 int graph_add_input(graph *g, int v, sc_error *err);
 int graph_add_output(graph *g, int v, sc_error *err);
+/* Slot in graph.input of the first input that is not an initializer (the
+ * data a caller feeds), or -1. */
+int graph_data_input(const graph *g);
+
 /* Removes every graph output (the values stay). */
 void graph_clear_outputs(graph *g);
 

@@ -34,6 +34,14 @@ int graph_add_output(graph *g, int v, sc_error *err)
 	return push_index(&g->outputs, &g->n_outputs, v, err);
 }
 
+int graph_data_input(const graph *g)
+{
+	for (int i = 0; i < g->n_inputs; i++)
+		if (!(g->values[g->inputs[i]].flags & VALUE_INITIALIZER))
+			return i;
+	return -1;
+}
+
 void graph_clear_outputs(graph *g)
 {
 	for (int i = 0; i < g->n_outputs; i++)

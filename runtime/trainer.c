@@ -51,15 +51,6 @@ void trainer_free(trainer *t)
 	free(t);
 }
 
-/* The first graph input that is not an initializer: the data. */
-static int data_input(const graph *g, sc_error *err)
-{
-	for (int i = 0; i < g->n_inputs; i++)
-		if (!(g->values[g->inputs[i]].flags & VALUE_INITIALIZER))
-			return g->inputs[i];
-	return sc_fail(err, SC_EINVAL, "the model has no data input"), -1;
-}
-
 /* The candidates autodiff differentiates: all of them, or the listed
  * ones, each of which must be a candidate. */
 static int pick_params(const graph *g, const trainer_options *o,
@@ -99,8 +90,10 @@ static int build_graph(trainer *t, const trainer_options *o, sc_error *err)
 		return rc;
 	if (g->n_outputs < 1)
 		return sc_fail(err, SC_EINVAL, "the model has no output");
-	if ((t->input = data_input(g, err)) < 0)
-		return err->code;
+	int slot = graph_data_input(g);
+	if (slot < 0)
+		return sc_fail(err, SC_EINVAL, "the model has no data input");
+	t->input = g->inputs[slot];
 	int first = g->outputs[0];
 	if (!o->graph.bn_frozen &&
 	    ((rc = train_graph_bn_training(m, &t->stats, &t->n_stats, err)) ||
@@ -428,20 +421,15 @@ static int need(const ckpt *c, const char *path, const char *name,
 	return SC_OK;
 }
 
-int trainer_load(trainer *t, const char *path, char **meta, sc_error *err)
+int trainer_restore(trainer *t, const ckpt *c, const char *path,
+		    sc_error *err)
 {
-	ckpt *c;
-	int rc = ckpt_read(path, &c, err);
-	if (rc)
-		return rc;
 	const graph *g = t->m->graph;
 	int ns = optim_state_count(t->opt);
 	int *v = malloc(((size_t)t->n_params + t->n_stats + 1) * sizeof *v);
-	if (!v) {
-		ckpt_free(c);
+	if (!v)
 		return sc_fail(err, SC_ENOMEM, "out of memory");
-	}
-	int nw = weight_values(t, v);
+	int nw = weight_values(t, v), rc = SC_OK;
 	/* check everything first, then copy: a bad file changes nothing */
 	for (int pass = 0; pass < 2 && !rc; pass++) {
 		for (int i = 0; i < nw && !rc; i++) {
@@ -474,11 +462,6 @@ int trainer_load(trainer *t, const char *path, char **meta, sc_error *err)
 		if (!rc && pass)
 			t->steps = ((const int64_t *)st->data)[t->n_params];
 	}
-	if (!rc && meta) {
-		*meta = c->meta;
-		c->meta = NULL;
-	}
 	free(v);
-	ckpt_free(c);
 	return rc;
 }

@@ -78,11 +78,15 @@ int trainer_export_weights(const trainer *t, graph_model *dst, int *copied,
 			   sc_error *err);
 
 /* Checkpoint with parameters, statistics, optimizer state and per
- * parameter step counts, and the caller's meta text; and the reverse,
- * which checks that every tensor is present and has the right size before
- * it changes anything.  *meta (may be NULL) receives a malloc'd copy. */
+ * parameter step counts, and the caller's meta text (checkpoint.h); and
+ * the reverse from a checkpoint the caller has read with ckpt_read (its
+ * meta text is the caller's to parse), which checks that every tensor is
+ * present and has the right size before it changes anything.  path names
+ * the file in messages. */
 int trainer_save(const trainer *t, const char *path, const char *meta,
 		 sc_error *err);
-int trainer_load(trainer *t, const char *path, char **meta, sc_error *err);
+struct ckpt;
+int trainer_restore(trainer *t, const struct ckpt *c, const char *path,
+		    sc_error *err);
 
 #endif

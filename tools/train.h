@@ -99,6 +99,9 @@ int run_evaluate(graph_model *net, const dataset *d, const int64_t *idx,
 		 int64_t n, const float *mean, const float *std, int threads,
 		 double *top1, double *top5, int64_t *confusion, sc_error *err);
 
+/* Index of the largest of row[0..k) (the first on ties). */
+int64_t run_argmax(const float *row, int64_t k);
+
 /* Features of `net` (first output [N, F]) for idx of d, into feats
  * (n x F floats). */
 int run_features(graph_model *net, const dataset *d, const int64_t *idx,

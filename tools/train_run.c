@@ -184,13 +184,8 @@ static int argmax_hits(const sc_tensor *y, const sc_tensor *labels)
 	int64_t n = y->dims[0], k = y->dims[1], hits = 0;
 	const float *v = y->data;
 	const int64_t *l = labels->data;
-	for (int64_t i = 0; i < n; i++) {
-		int64_t best = 0;
-		for (int64_t j = 1; j < k; j++)
-			if (v[i * k + j] > v[i * k + best])
-				best = j;
-		hits += best == l[i];
-	}
+	for (int64_t i = 0; i < n; i++)
+		hits += run_argmax(v + i * k, k) == l[i];
 	return (int)hits;
 }
 
@@ -498,7 +493,7 @@ static int open_loader(const run_config *c, const run_data *d,
 
 /* The checkpoint's saved config, merged with what was given again. */
 static int read_resume(const char *path, run_config *c, const cli_args *a,
-		       char **meta, sc_error *err)
+		       ckpt **out, sc_error *err)
 {
 	ckpt *k;
 	int rc = ckpt_read(path, &k, err);
@@ -508,13 +503,13 @@ static int read_resume(const char *path, run_config *c, const cli_args *a,
 	rc = run_config_from_text(&saved, k->meta, err);
 	if (!rc && a)
 		rc = run_config_merge_resume(&saved, c, a, err);
-	if (!rc) {
-		*c = saved;
-		*meta = k->meta;
-		k->meta = NULL;
+	if (rc) {
+		ckpt_free(k);
+		return rc;
 	}
-	ckpt_free(k);
-	return rc;
+	*c = saved;
+	*out = k;
+	return SC_OK;
 }
 
 int run_train(const run_config *given, const char *dir, int resume,
@@ -523,14 +518,14 @@ int run_train(const run_config *given, const char *dir, int resume,
 	run_config cfg = *given;
 	run_config *c = &cfg;
 	char path[4096];
-	char *meta = NULL;
+	ckpt *k = NULL;     /* the checkpoint resumed from, read once */
 	int rc;
 	if (!bench && (rc = cli_make_output_dir(dir, "--out", err)))
 		return rc;
 	if (!bench && (rc = run_path(path, sizeof path, dir, "checkpoint", err)))
 		return rc;
 	if (resume && !bench && access(path, F_OK) == 0) {
-		if ((rc = read_resume(path, c, a, &meta, err)))
+		if ((rc = read_resume(path, c, a, &k, err)))
 			return rc;
 		printf("resuming %s\n", dir);
 	} else if (resume && !bench) {
@@ -538,7 +533,7 @@ int run_train(const run_config *given, const char *dir, int resume,
 	}
 	run_data d;
 	if ((rc = run_config_check(c, err)) || (rc = run_data_open(c, &d, err))) {
-		free(meta);
+		ckpt_free(k);
 		return rc;
 	}
 	graph_model *net = NULL, *tm = NULL;
@@ -593,12 +588,10 @@ int run_train(const run_config *given, const char *dir, int resume,
 	};
 	if ((rc = loop_schedule(&lp, err)))
 		goto out;
-	if (meta) {
-		if ((rc = run_path(path, sizeof path, dir, "checkpoint", err)) ||
-		    (rc = trainer_load(t, path, NULL, err)) ||
-		    (rc = loop_restore(&lp, meta, err)))
-			goto out;
-	}
+	if (k && ((rc = run_path(path, sizeof path, dir, "checkpoint", err)) ||
+		  (rc = trainer_restore(t, k, path, err)) ||
+		  (rc = loop_restore(&lp, k->meta, err))))
+		goto out;
 	if (!bench) {
 		printf("%s: %s on %s, %lld training / %lld validation images, "
 		       "%lld parameters, batch %lld%s, %lld epochs\n",
@@ -624,7 +617,7 @@ int run_train(const run_config *given, const char *dir, int resume,
 		printf("test_accuracy: %.4f\nwrote %s\n", test, out_path);
 	}
 out:
-	free(meta);
+	ckpt_free(k);
 	loader_free(l);
 	trainer_free(t);
 	graph_model_free(tm);
@@ -668,13 +661,8 @@ static int eval_features(graph_model *small, const float *f, int64_t n,
 		const sc_tensor *y = plan_output(p, 0);
 		int64_t k = y->dims[1], hits = 0;
 		const float *v = y->data;
-		for (int64_t i = 0; i < n; i++) {
-			int64_t best = 0;
-			for (int64_t j = 1; j < k; j++)
-				if (v[i * k + j] > v[i * k + best])
-					best = j;
-			hits += best == d->labels[idx ? idx[i] : i];
-		}
+		for (int64_t i = 0; i < n; i++)
+			hits += run_argmax(v + i * k, k) == d->labels[idx ? idx[i] : i];
 		*acc = (double)hits / (double)n;
 	}
 	plan_free(p);
@@ -720,22 +708,36 @@ static int parse_floats(const char *s, float *v, int n)
 	return 0;
 }
 
-/* The stage-1 network's encoder plus a fresh classifier. */
-static int make_classifier(const graph_model *stage1, const run_config *lc,
-			   int64_t classes, graph_model **out, int64_t *dim,
-			   sc_error *err)
+/* The encoder of the stage-1 network: cut once at its "features". */
+static int make_encoder(const graph_model *stage1, graph_model **out,
+			int64_t *dim, sc_error *err)
 {
 	graph_model *m;
 	int rc = run_clone_model(stage1, &m, err);
 	if (rc)
 		return rc;
 	const char *feat = export_meta_get(m, "features");
-	if ((rc = model_cut_encoder(m, feat ? feat : "features", dim, err)))
-		goto fail;
+	if ((rc = model_cut_encoder(m, feat ? feat : "features", dim, err))) {
+		graph_model_free(m);
+		return rc;
+	}
+	*out = m;
+	return SC_OK;
+}
+
+/* A copy of the encoder plus a fresh classifier. */
+static int make_classifier(const graph_model *enc, int64_t dim,
+			   const run_config *lc, int64_t classes,
+			   graph_model **out, sc_error *err)
+{
+	graph_model *m;
+	int rc = run_clone_model(enc, &m, err);
+	if (rc)
+		return rc;
 	int x = m->graph->outputs[0], y;
 	if (lc->normalize_encoder && (rc = model_add_l2norm(m, x, &x, err)))
 		goto fail;
-	if ((rc = model_add_linear_as(m, x, *dim, classes, "fc",
+	if ((rc = model_add_linear_as(m, x, dim, classes, "fc",
 				      (uint64_t)lc->seed, "logits", &y, err)))
 		goto fail;
 	graph_clear_outputs(m->graph);
@@ -784,22 +786,22 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	       const cli_args *a, sc_error *err)
 {
 	char path[4096];
-	char *meta1 = NULL, *meta = NULL;
+	ckpt *k1 = NULL, *k = NULL;
 	run_config s1;
 	run_config_defaults(&s1, "supcon");
 	int rc = run_path(path, sizeof path, dir, "checkpoint", err);
 	if (!rc && access(path, F_OK) != 0)
 		return sc_fail(err, SC_EINVAL, "%s: not a training run directory (no "
 			       "checkpoint; run supcon train --out %s first)", dir, dir);
-	if (rc || (rc = read_resume(path, &s1, NULL, &meta1, err)))
+	if (rc || (rc = read_resume(path, &s1, NULL, &k1, err)))
 		return rc;
 	run_history h1;
-	run_history_from_text(&h1, meta1);
+	run_history_from_text(&h1, k1->meta);
 	double s1_seconds = 0;
-	const char *sp = strstr(meta1, "\nseconds ");
+	const char *sp = strstr(k1->meta, "\nseconds ");
 	if (sp)
 		sscanf(sp, "\nseconds %lf", &s1_seconds);
-	free(meta1);
+	ckpt_free(k1);
 
 	/* stage 2 inherits the data options of stage 1 unless given */
 	run_config cfg = *given;
@@ -824,12 +826,12 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	if ((rc = run_path(path, sizeof path, dir, "linear.checkpoint", err)))
 		return rc;
 	if (resume && access(path, F_OK) == 0) {
-		if ((rc = read_resume(path, c, a, &meta, err)))
+		if ((rc = read_resume(path, c, a, &k, err)))
 			return rc;
 	}
 	run_data d;
 	if ((rc = run_config_check(c, err)) || (rc = run_data_open(c, &d, err))) {
-		free(meta);
+		ckpt_free(k);
 		return rc;
 	}
 	graph_model *stage1 = NULL, *clf = NULL, *small = NULL, *tm = NULL,
@@ -852,7 +854,8 @@ int run_linear(const char *dir, const run_config *given, int resume,
 			     "data?", path, ch);
 		goto out;
 	}
-	if ((rc = make_classifier(stage1, c, d.train->classes, &clf, &dim, err)))
+	if ((rc = make_encoder(stage1, &enc, &dim, err)) ||
+	    (rc = make_classifier(enc, dim, c, d.train->classes, &clf, err)))
 		goto out;
 	lx.clf = clf;
 	lx.dim = dim;
@@ -891,11 +894,7 @@ int run_linear(const char *dir, const run_config *given, int resume,
 		       "images\n", (long long)(nt + nv + ne));
 		fflush(stdout);
 		double t0 = run_now();
-		if ((rc = run_clone_model(clf, &enc, err)) ||
-		    (rc = model_cut_encoder(enc, export_meta_get(stage1, "features") ?
-					    export_meta_get(stage1, "features") :
-					    "features", &dim, err)) ||
-		    (rc = run_features(enc, d.train, d.train_idx, nt, d.mean, d.std,
+		if ((rc = run_features(enc, d.train, d.train_idx, nt, d.mean, d.std,
 				       (int)c->threads, dim, feats, err)) ||
 		    (rc = run_features(enc, d.train, d.val_idx, nv, d.mean, d.std,
 				       (int)c->threads, dim, feats + nt * dim, err)) ||
@@ -950,12 +949,11 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	};
 	if ((rc = loop_schedule(&lp, err)))
 		goto out;
-	if (meta) {
-		if ((rc = run_path(path, sizeof path, dir, "linear.checkpoint", err)) ||
-		    (rc = trainer_load(t, path, NULL, err)) ||
-		    (rc = loop_restore(&lp, meta, err)))
-			goto out;
-	}
+	if (k && ((rc = run_path(path, sizeof path, dir, "linear.checkpoint",
+				 err)) ||
+		  (rc = trainer_restore(t, k, path, err)) ||
+		  (rc = loop_restore(&lp, k->meta, err))))
+		goto out;
 	printf("linear: a %lldx%lld classifier on the frozen encoder of %s, "
 	       "%lld training images, aug %s%s, %lld epochs\n", (long long)dim,
 	       (long long)d.train->classes, dir, (long long)d.n_train, c->aug,
@@ -981,7 +979,7 @@ out:
 	tensor_free(&fs.x);
 	tensor_free(&fs.y);
 	free(feats);
-	free(meta);
+	ckpt_free(k);
 	loader_free(l);
 	trainer_free(t);
 	graph_model_free(tm);

@@ -12,6 +12,7 @@
 #include "models/models.h"
 #include "onnx/onnx.h"
 #include "runtime/fileio.h"
+#include "runtime/data/loader.h"
 #include "runtime/infer.h"
 
 /* --- data ---------------------------------------------------------------- */
@@ -63,27 +64,10 @@ void run_data_close(run_data *d)
 	memset(d, 0, sizeof *d);
 }
 
-/* Rows idx[from..from+b) of d, normalised, into x [b, C, H, W]. */
-static void fill_batch(const dataset *d, const int64_t *idx, int64_t from,
-		       int64_t b, const float *mean, const float *std, float *x)
-{
-	int64_t hw = d->h * d->w, img = d->c * hw;
-	#pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < b; i++) {
-		int64_t k = idx ? idx[from + i] : from + i;
-		const uint8_t *src = d->pixels + k * img;
-		float *dst = x + i * img;
-		for (int64_t ch = 0; ch < d->c; ch++) {
-			float s = 1.0f / (255.0f * std[ch]), m = mean[ch] / std[ch];
-			for (int64_t p = 0; p < hw; p++)
-				dst[ch * hw + p] = (float)src[ch * hw + p] * s - m;
-		}
-	}
-}
-
 #define EVAL_BATCH 256
 
-/* Runs net over idx in batches; calls sink with each batch's output. */
+/* Runs net over idx in order, in batches the loader makes (no
+ * augmentation: plain normalisation); calls sink with each batch's output. */
 typedef int (*eval_sink)(void *ctx, const sc_tensor *y, int64_t from,
 			 int64_t b, sc_error *err);
 
@@ -91,32 +75,47 @@ static int run_batches(graph_model *net, const dataset *d, const int64_t *idx,
 		       int64_t n, const float *mean, const float *std,
 		       int threads, eval_sink sink, void *ctx, sc_error *err)
 {
-	plan *p;
+	plan *p = NULL;
+	loader *l = NULL;
 	plan_options po = {.threads = threads};
+	loader_options lo;
+	loader_options_init(&lo);
+	lo.batch = EVAL_BATCH;
+	lo.mean = mean;
+	lo.std = std;
+	lo.shuffle = 0;
+	lo.workers = 0;
 	int rc = plan_create(net, &po, &p, err);
-	if (rc)
-		return rc;
-	const char *in_name = plan_input_name(p, 0);
-	sc_tensor x;
-	int64_t dims[4] = {n < EVAL_BATCH ? n : EVAL_BATCH, d->c, d->h, d->w};
-	if ((rc = tensor_alloc(&x, SC_FLOAT, 4, dims, "batch", err))) {
-		plan_free(p);
-		return rc;
-	}
-	for (int64_t from = 0; from < n && !rc; from += EVAL_BATCH) {
-		int64_t b = n - from < EVAL_BATCH ? n - from : EVAL_BATCH;
-		fill_batch(d, idx, from, b, mean, std, x.data);
-		x.dims[0] = b;
-		x.numel = b * d->c * d->h * d->w;
-		x.nbytes = (size_t)x.numel * sizeof(float);
-		const sc_tensor *in[1] = {&x};
+	if (!rc)
+		rc = loader_create(d, idx, n, &lo, &l, err);
+	if (!rc)
+		rc = loader_start(l, 0, 0, err);
+	const char *in_name = rc ? NULL : plan_input_name(p, 0);
+	for (int64_t from = 0; !rc;) {
+		loader_batch *b;
+		int got = loader_next(l, &b, err);
+		if (got <= 0) {
+			rc = got < 0 ? err->code : SC_OK;
+			break;
+		}
+		const sc_tensor *in[1] = {&b->x};
 		rc = plan_run(p, 1, &in_name, in, err);
 		if (!rc)
-			rc = sink(ctx, plan_output(p, 0), from, b, err);
+			rc = sink(ctx, plan_output(p, 0), from, b->images, err);
+		from += b->images;
 	}
-	tensor_free(&x);
+	loader_free(l);
 	plan_free(p);
 	return rc;
+}
+
+int64_t run_argmax(const float *row, int64_t k)
+{
+	int64_t best = 0;
+	for (int64_t j = 1; j < k; j++)
+		if (row[j] > row[best])
+			best = j;
+	return best;
 }
 
 typedef struct acc_ctx {
@@ -143,10 +142,7 @@ static int acc_sink(void *vctx, const sc_tensor *y, int64_t from, int64_t b,
 		int64_t at = c->idx ? c->idx[from + i] : from + i;
 		int truth = c->d->labels[at];
 		const float *row = v + i * k;
-		int64_t best = 0, above = 0;
-		for (int64_t j = 1; j < k; j++)
-			if (row[j] > row[best])
-				best = j;
+		int64_t best = run_argmax(row, k), above = 0;
 		for (int64_t j = 0; j < k; j++)
 			above += row[j] > row[truth];
 		c->top1 += best == truth;
@@ -425,27 +421,25 @@ int run_check_input(const graph_model *m, const char *path, int64_t c,
 		    int64_t h, int64_t w, sc_error *err)
 {
 	const graph *g = m->graph;
-	for (int i = 0; i < g->n_inputs; i++) {
-		const graph_value *v = &g->values[g->inputs[i]];
-		if (v->flags & VALUE_INITIALIZER)
-			continue;
-		const graph_type *t = &v->type;
-		if (t->kind != GRAPH_TYPE_TENSOR || t->rank != 4)
-			return sc_fail(err, SC_EINVAL, "%s: input '%s' is not a 4-D "
-				       "image tensor", path, v->name);
-		int64_t want[3] = {c, h, w};
-		for (int k = 1; k < 4; k++)
-			if (t->dims[k].value >= 0 && t->dims[k].value != want[k - 1])
-				return sc_fail(err, SC_EINVAL, "%s: input '%s' wants "
-					       "%lldx%lldx%lld images, the data has "
-					       "%lldx%lldx%lld", path, v->name,
-					       (long long)t->dims[1].value,
-					       (long long)t->dims[2].value,
-					       (long long)t->dims[3].value,
-					       (long long)c, (long long)h, (long long)w);
-		return SC_OK;
-	}
-	return sc_fail(err, SC_EINVAL, "%s: the model has no data input", path);
+	int slot = graph_data_input(g);
+	if (slot < 0)
+		return sc_fail(err, SC_EINVAL, "%s: the model has no data input", path);
+	const graph_value *v = &g->values[g->inputs[slot]];
+	const graph_type *t = &v->type;
+	if (t->kind != GRAPH_TYPE_TENSOR || t->rank != 4)
+		return sc_fail(err, SC_EINVAL, "%s: input '%s' is not a 4-D image "
+			       "tensor", path, v->name);
+	int64_t want[3] = {c, h, w};
+	for (int k = 1; k < 4; k++)
+		if (t->dims[k].value >= 0 && t->dims[k].value != want[k - 1])
+			return sc_fail(err, SC_EINVAL, "%s: input '%s' wants "
+				       "%lldx%lldx%lld images, the data has "
+				       "%lldx%lldx%lld", path, v->name,
+				       (long long)t->dims[1].value,
+				       (long long)t->dims[2].value,
+				       (long long)t->dims[3].value,
+				       (long long)c, (long long)h, (long long)w);
+	return SC_OK;
 }
 
 int run_make_encoder(const run_config *c, int64_t in_c, int64_t in_h,
