@@ -398,6 +398,9 @@ static const conv_case conv_cases[] = {
 	{"conv SAME_UPPER stride 2", 1, 3, 2, 1, W2(5, 6, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0), "SAME_UPPER", 1, 13},
 	{"conv SAME_LOWER", 1, 2, 2, 1, W2(4, 5, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0), "SAME_LOWER", 0, 13},
 	{"conv 1-D stride 2 dil 2", 2, 3, 2, 1, W1(9, 3, 2, 2, 1, 2), NULL, 1, 13},
+	/* 16 channels, 3x3, stride 1: oneDNN's Winograd kernels on AVX-512
+	 * machines (ConvGrad asks for Winograd first for dW) */
+	{"conv 16 channels 3x3 (Winograd)", 2, 16, 16, 1, W2(6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), NULL, 1, 13},
 	{"conv 16 channels 1x1", 2, 16, 16, 1, W2(3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0), NULL, 1, 13},
 	{"conv 3-D", 1, 2, 2, 1, {3, {3, 4, 3}, {2, 2, 2}, {1, 2, 1}, {1, 1, 1}, {1, 0, 0}, {0, 1, 1}, {0}}, NULL, 1, 13},
 };
