@@ -91,6 +91,11 @@ struct plan {
 	int arena_valid;
 	int ran;
 	int profile;               /* SUPCON_PROFILE: 1 wall time, 2 CPU time */
+	int check_numerics;        /* plan_options.check_numerics */
+	/* plan_options.max_memory: what is counted against it (initializers
+	 * and mem_outside; activations on the heap; the arena is arena_bytes
+	 * and the scratch env.scratch_bytes) */
+	size_t mem_limit, mem_fixed, mem_heap, mem_peak;
 };
 
 /* --- fusion --------------------------------------------------------------- */
@@ -400,6 +405,57 @@ static int collect_unsupported(const graph_model *m, const graph *g,
 		       missing > 1 ? "s" : "", list);
 }
 
+/* --- memory limit --------------------------------------------------------- */
+
+static size_t mem_counted(const plan *p)
+{
+	return p->mem_fixed + p->mem_heap + p->arena_bytes + p->env.scratch_bytes;
+}
+
+static double mib(size_t bytes)
+{
+	return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* Fails if `more` bytes for `what` would take the plan past its limit;
+ * called before they are allocated. */
+static int mem_check(plan *p, size_t more, const char *what, sc_error *err)
+{
+	size_t now = mem_counted(p);
+	if (!p->mem_limit || now + more <= p->mem_limit)
+		return SC_OK;
+	return sc_fail(err, SC_ENOMEM,
+		       "memory limit of %.1f MiB exceeded: %s needs %.1f MiB "
+		       "with %.1f MiB already held (%.1f MiB of it weights and "
+		       "caller state)", mib(p->mem_limit), what, mib(more),
+		       mib(now), mib(p->mem_fixed));
+}
+
+static void mem_note_peak(plan *p)
+{
+	size_t now = mem_counted(p);
+	if (now > p->mem_peak)
+		p->mem_peak = now;
+}
+
+size_t plan_memory_bytes(const plan *p) { return mem_counted(p); }
+size_t plan_memory_peak(const plan *p) { return p->mem_peak; }
+
+/* Grows the scratch buffer to what prepare asked for, within the limit. */
+static int scratch_reserve(plan *p, sc_error *err)
+{
+	exec_env *e = &p->env;
+	if (e->scratch_request > e->scratch_bytes) {
+		int rc = mem_check(p, e->scratch_request - e->scratch_bytes,
+				   "kernel scratch", err);
+		if (rc)
+			return rc;
+	}
+	int rc = exec_scratch_reserve(e, err);
+	mem_note_peak(p);
+	return rc;
+}
+
 int plan_create(graph_model *m, const plan_options *opt, plan **out,
 		sc_error *err)
 {
@@ -443,6 +499,19 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 		return sc_fail(err, SC_ENOMEM, "out of memory creating the plan");
 	}
 	if ((rc = exec_env_init(&p->env, opt ? opt->threads : 0, err))) {
+		free(order);
+		plan_free(p);
+		return rc;
+	}
+	if (opt) {
+		p->check_numerics = opt->check_numerics;
+		p->mem_limit = opt->max_memory;
+		p->mem_fixed = opt->mem_outside;
+	}
+	for (int i = 0; i < g->n_inits; i++)
+		p->mem_fixed += g->inits[i].tensor.nbytes;
+	mem_note_peak(p);
+	if ((rc = mem_check(p, 0, "the model's weights", err))) {
 		free(order);
 		plan_free(p);
 		return rc;
@@ -816,6 +885,146 @@ static int bind_inputs(plan *p, int n, const char *const *names,
 	return SC_OK;
 }
 
+/* --- numerics checks ------------------------------------------------------ */
+
+/* Index of the first NaN or infinity among n elements, or -1; *nan says
+ * which.  Other dtypes have none. */
+static int64_t first_nonfinite(const void *data, int dtype, int64_t n, int *nan)
+{
+	for (int64_t i = 0; i < n; i++) {
+		double v;
+		if (dtype == SC_FLOAT) {
+			v = ((const float *)data)[i];
+		} else if (dtype == SC_DOUBLE) {
+			v = ((const double *)data)[i];
+		} else if (dtype == SC_FLOAT16 || dtype == SC_BFLOAT16) {
+			uint16_t h = ((const uint16_t *)data)[i];
+			uint16_t e = dtype == SC_FLOAT16 ? 0x7c00 : 0x7f80;
+			uint16_t m = dtype == SC_FLOAT16 ? 0x03ff : 0x007f;
+			if ((h & e) != e)
+				continue;
+			*nan = (h & m) != 0;
+			return i;
+		} else {
+			return -1;
+		}
+		if (!isfinite(v)) {
+			*nan = isnan(v);
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Value v's first non-finite element in logical (plain) order, or -1.
+ * A blocked value is read through a reorder to plain, so that padding
+ * never counts and the index means what it says. */
+static int64_t value_nonfinite(plan *p, int v, int *nan, sc_error *err)
+{
+	const sc_tensor *t = &p->slots[v];
+	if (!t->data || t->numel <= 0)
+		return -1;
+	const dnnl_memory_desc_t *md = p->kind[v] == SLOT_ACTIVATION ?
+				       p->slot_md[v] : NULL;
+	if (!md)
+		return first_nonfinite(t->data, t->dtype, t->numel, nan);
+	dnnl_memory_desc_t plain;
+	du_reorder r;
+	size_t scratch = 0;
+	const char *label = p->g->values[v].name;
+	memset(&r, 0, sizeof r);
+	int rc = du_plain_md(&plain, t->rank, t->dims, md->data_type, label, err);
+	if (!rc)
+		rc = du_reorder_create(&r, md, &plain, &p->env, &scratch, label, err);
+	if (!rc) {
+		exec_scratch_request(&p->env, scratch);
+		rc = scratch_reserve(p, err);
+	}
+	size_t bytes = rc ? 0 : dnnl_memory_desc_get_size(&plain);
+	void *buf = rc ? NULL : aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+	int64_t at = -2;
+	if (!rc && !buf)
+		rc = sc_fail(err, SC_ENOMEM, "out of memory checking '%s'", label);
+	if (!rc)
+		rc = du_reorder_run(&r, &p->env, t->data, buf, label, err);
+	if (!rc)
+		at = first_nonfinite(buf, t->dtype, t->numel, nan);
+	du_reorder_destroy(&r);
+	free(buf);
+	return rc ? -2 : at;
+}
+
+static void index_text(const sc_tensor *t, int64_t i, char *buf, size_t len)
+{
+	int64_t idx[8] = {0};
+	int r = t->rank < 8 ? t->rank : 8;
+	for (int d = r - 1; d >= 0; d--) {
+		int64_t n = t->dims[d] > 0 ? t->dims[d] : 1;
+		idx[d] = i % n;
+		i /= n;
+	}
+	size_t used = (size_t)snprintf(buf, len, "[");
+	for (int d = 0; d < r && used < len; d++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%lld",
+					 d ? ", " : "", (long long)idx[d]);
+	if (used < len)
+		snprintf(buf + used, len - used, "]");
+}
+
+/* SC_ENUMERIC naming `who` when value v holds a NaN or an infinity. */
+static int check_value(plan *p, int v, const char *who, sc_error *err)
+{
+	int nan = 0;
+	int64_t at = value_nonfinite(p, v, &nan, err);
+	if (at == -2)
+		return err->code;
+	if (at < 0)
+		return SC_OK;
+	char where[160];
+	index_text(&p->slots[v], at, where, sizeof where);
+	return sc_fail(err, SC_ENUMERIC, "%s '%s' holds %s at %s",
+		       who, p->g->values[v].name,
+		       nan ? "NaN" : "an infinity", where);
+}
+
+/* Graph inputs and initializers, before the first node runs. */
+static int check_inputs_numerics(plan *p, sc_error *err)
+{
+	for (int v = 0; v < p->n_values; v++) {
+		if (p->kind[v] != SLOT_INPUT && p->kind[v] != SLOT_CONST)
+			continue;
+		int rc = check_value(p, v, p->kind[v] == SLOT_INPUT ? "input" :
+				     "initializer", err);
+		if (rc)
+			return rc;
+	}
+	return SC_OK;
+}
+
+static int check_node_numerics(plan *p, const plan_node *pn, sc_error *err)
+{
+	const graph_node *node = pn->node;
+	for (int j = 0; j < node->n_outputs; j++) {
+		int v = pn->out_ids[j];
+		if (v < 0)
+			continue;
+		int nan = 0;
+		int64_t at = value_nonfinite(p, v, &nan, err);
+		if (at == -2)
+			return err->code;
+		if (at < 0)
+			continue;
+		char where[160];
+		index_text(&p->slots[v], at, where, sizeof where);
+		return sc_fail(err, SC_ENUMERIC,
+			       "node '%s' (%s) produced %s in output '%s' at %s; "
+			       "its inputs were finite", node_label(node),
+			       node->op_type, nan ? "NaN" : "an infinity",
+			       p->g->values[v].name, where);
+	}
+	return SC_OK;
+}
+
 /* --- the run loop --------------------------------------------------------- */
 
 /* Compares the inputs with what prepare last saw and records them. */
@@ -887,6 +1096,8 @@ static const char *node_label(const graph_node *n)
 	return *n->name ? n->name : n->op_type;
 }
 
+static void free_heap(plan *p, int v);
+
 /* Gives activation v memory of t->nbytes: from the arena when the plan
  * holds and the size is what it planned, else its own buffer. */
 static int place_output(plan *p, int v, int *use_arena, sc_error *err)
@@ -900,16 +1111,21 @@ static int place_output(plan *p, int v, int *use_arena, sc_error *err)
 		return SC_OK;
 	}
 	if (!p->heap[v] || p->heap_bytes[v] < bytes) {
-		free(p->heap[v]);
 		size_t cap = (bytes + 63) & ~(size_t)63;
+		char what[300];
+		snprintf(what, sizeof what, "activation '%s'", p->g->values[v].name);
+		int rc = mem_check(p, cap - p->heap_bytes[v], what, err);
+		if (rc)
+			return rc;
+		free_heap(p, v);
 		p->heap[v] = aligned_alloc(64, cap ? cap : 64);
-		p->heap_bytes[v] = cap;
-		if (!p->heap[v]) {
-			p->heap_bytes[v] = 0;
+		if (!p->heap[v])
 			return sc_fail(err, SC_ENOMEM,
 				       "cannot allocate %zu bytes for '%s'", bytes,
 				       p->g->values[v].name);
-		}
+		p->heap_bytes[v] = cap;
+		p->mem_heap += cap;
+		mem_note_peak(p);
 	}
 	t->data = p->heap[v];
 	return SC_OK;
@@ -980,15 +1196,27 @@ static int build_arena(plan *p, sc_error *err)
 		if (p->kind[v] != SLOT_ACTIVATION || d < a || d >= a + p->arena_bytes)
 			continue;
 		size_t cap = (p->slots[v].nbytes + 63) & ~(size_t)63;
-		free(p->heap[v]);
+		free_heap(p, v);
 		p->heap[v] = aligned_alloc(64, cap ? cap : 64);
 		if (!p->heap[v])
 			return sc_fail(err, SC_ENOMEM, "out of memory re-planning");
 		p->heap_bytes[v] = cap;
+		p->mem_heap += cap;
 		memcpy(p->heap[v], d, p->slots[v].nbytes);
 		p->slots[v].data = p->heap[v];
 	}
+	/* the activations' heap buffers go once the arena exists; the limit
+	 * is on what stays */
 	free(p->arena);
+	p->arena = NULL;
+	p->arena_bytes = 0;
+	p->arena_valid = 0;
+	size_t keep_heap = p->mem_heap;
+	p->mem_heap = 0;
+	int rc = mem_check(p, total, "the activation arena", err);
+	p->mem_heap = keep_heap;
+	if (rc)
+		return rc;
 	p->arena = aligned_alloc(64, total ? total : 64);
 	if (!p->arena) {
 		p->arena_bytes = 0;
@@ -1002,6 +1230,7 @@ static int build_arena(plan *p, sc_error *err)
 
 static void free_heap(plan *p, int v)
 {
+	p->mem_heap -= p->heap_bytes[v];
 	free(p->heap[v]);
 	p->heap[v] = NULL;
 	p->heap_bytes[v] = 0;
@@ -1095,7 +1324,7 @@ static int convert_inputs(plan *p, plan_node *pn, sc_error *err)
 			if (rc)
 				return rc;
 			exec_scratch_request(&p->env, scratch);
-			if ((rc = exec_scratch_reserve(&p->env, err)))
+			if ((rc = scratch_reserve(p, err)))
 				return rc;
 			cv->src = *md;
 			size_t bytes = dnnl_memory_desc_get_size(&plain);
@@ -1157,6 +1386,8 @@ int plan_run(plan *p, int n, const char *const *names,
 	int rc = bind_inputs(p, n, names, inputs, err);
 	if (rc)
 		return rc;
+	if (p->check_numerics && (rc = check_inputs_numerics(p, err)))
+		return rc;
 	int use_arena = p->arena_valid;
 	for (int s = 0; s < p->n_nodes; s++) {
 		plan_node *pn = &p->nodes[s];
@@ -1183,7 +1414,7 @@ int plan_run(plan *p, int n, const char *const *names,
 			if (pn->k.n_out > 0 && pn->out_ids[0] >= 0)
 				p->slot_md[pn->out_ids[0]] =
 					pn->k.out_may_block ? pn->k.out_md : NULL;
-			if ((rc = exec_scratch_reserve(&p->env, err)))
+			if ((rc = scratch_reserve(p, err)))
 				return rc;
 		}
 		if (pn->same_may_block && (rc = same_output(p, pn, same, err)))
@@ -1202,6 +1433,8 @@ int plan_run(plan *p, int n, const char *const *names,
 		}
 		double t0 = p->profile && !changed ? plan_now_ms(p) : 0;
 		if ((rc = pn->def->run(&pn->k, err)))
+			return rc;
+		if (p->check_numerics && (rc = check_node_numerics(p, pn, err)))
 			return rc;
 		if (p->profile && !changed) {
 			double ms = plan_now_ms(p) - t0;

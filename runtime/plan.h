@@ -43,6 +43,20 @@ typedef struct plan_options {
 	int threads;          /* 0: OpenMP's default */
 	int no_fusion;        /* 1: run every node as written (for comparisons) */
 	int plain_layouts;    /* 1: keep every tensor plain between ops (ditto) */
+	/* 1: after every node, look for NaN and infinities in its floating
+	 * outputs (and in the floating inputs before the first node); the
+	 * first one found stops the run with SC_ENUMERIC naming the node,
+	 * its op, the output and the element.  Costs a pass over every
+	 * value. */
+	int check_numerics;
+	/* Bytes the plan may hold: the model's initializers, the activations
+	 * (while the first run of a shape allocates them one by one, then
+	 * the arena) and kernel scratch, plus mem_outside, which the caller
+	 * holds for the same job (a trainer's parameters and optimizer
+	 * state).  An allocation that would pass it fails with SC_ENOMEM
+	 * before it is made, naming what it was for.  0: no limit. */
+	size_t max_memory;
+	size_t mem_outside;
 } plan_options;
 
 /* Also runs shape inference on m (graph_infer_shapes), which writes the
@@ -83,5 +97,10 @@ size_t plan_total_bytes(const plan *p);
  * ResNet keeps its activations blocked and converts nothing. */
 int plan_blocked_values(const plan *p);
 int plan_conversions(const plan *p);
+
+/* Bytes counted against plan_options.max_memory right now (whether or not
+ * a limit is set), and the most ever counted. */
+size_t plan_memory_bytes(const plan *p);
+size_t plan_memory_peak(const plan *p);
 
 #endif

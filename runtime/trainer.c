@@ -27,6 +27,7 @@ struct trainer {
 	const sc_tensor **bind;
 	const sc_tensor **grads;
 	int64_t steps;
+	double clip_norm, clip_value, grad_norm;
 };
 
 void trainer_options_init(trainer_options *o)
@@ -205,7 +206,18 @@ int trainer_create(graph_model *m, const trainer_options *o, trainer **out,
 		t->bind_names[2 + i] = g->values[t->param_values[i]].name;
 		t->bind[2 + i] = t->params[i];
 	}
-	plan_options po = {.threads = o->threads};
+	t->clip_norm = o->clip_grad_norm;
+	t->clip_value = o->clip_grad_value;
+	t->grad_norm = -1;
+	size_t state = 0;
+	for (int i = 0; i < t->n_params; i++)
+		state += t->params[i]->nbytes;
+	plan_options po = {
+		.threads = o->threads,
+		.check_numerics = o->check_numerics,
+		.max_memory = o->max_memory,
+		.mem_outside = state * (size_t)optim_state_count(t->opt),
+	};
 	if ((rc = plan_create(m, &po, &t->p, err)))
 		goto fail;
 	*out = t;
@@ -218,6 +230,75 @@ fail:
 const char *trainer_input_name(const trainer *t)
 {
 	return t->m->graph->values[t->input].name;
+}
+
+/* The gradients are the plan's outputs, which stay put until the next
+ * run; clipping rewrites them there, before the optimizer reads them. */
+static double grad_sumsq(const sc_tensor *g)
+{
+	double s = 0;
+	if (g->dtype == SC_DOUBLE)
+		for (int64_t i = 0; i < g->numel; i++)
+			s += ((const double *)g->data)[i] * ((const double *)g->data)[i];
+	else
+		for (int64_t i = 0; i < g->numel; i++)
+			s += (double)((const float *)g->data)[i] *
+			     ((const float *)g->data)[i];
+	return s;
+}
+
+static void grad_scale_clamp(const sc_tensor *g, double scale, double limit)
+{
+	if (g->dtype == SC_DOUBLE) {
+		double *d = g->data;
+		for (int64_t i = 0; i < g->numel; i++) {
+			double v = d[i] * scale;
+			d[i] = limit > 0 ? fmin(fmax(v, -limit), limit) : v;
+		}
+	} else {
+		float *d = g->data;
+		float s = (float)scale, l = (float)limit;
+		for (int64_t i = 0; i < g->numel; i++) {
+			float v = d[i] * s;
+			d[i] = limit > 0 ? fminf(fmaxf(v, -l), l) : v;
+		}
+	}
+}
+
+static int clip_grads(trainer *t, sc_error *err)
+{
+	if (t->clip_norm <= 0 && t->clip_value <= 0)
+		return SC_OK;
+	double scale = 1;
+	if (t->clip_norm > 0) {
+		double sq = 0;
+		for (int i = 0; i < t->n_params; i++)
+			sq += grad_sumsq(t->grads[i]);
+		t->grad_norm = sqrt(sq);
+		if (!isfinite(t->grad_norm))
+			return sc_fail(err, SC_ENUMERIC, "the gradient norm is %s at "
+				       "step %lld; the update was not applied",
+				       isnan(t->grad_norm) ? "NaN" : "infinite",
+				       (long long)t->steps + 1);
+		double coef = t->clip_norm / (t->grad_norm + 1e-6);
+		if (coef < 1)
+			scale = coef;
+	}
+	if (scale == 1 && t->clip_value <= 0)
+		return SC_OK;
+	for (int i = 0; i < t->n_params; i++)
+		grad_scale_clamp(t->grads[i], scale, t->clip_value);
+	return SC_OK;
+}
+
+double trainer_grad_norm(const trainer *t)
+{
+	return t->grad_norm;
+}
+
+size_t trainer_memory_peak(const trainer *t)
+{
+	return plan_memory_peak(t->p);
 }
 
 int trainer_step(trainer *t, const sc_tensor *x, const sc_tensor *labels,
@@ -237,6 +318,8 @@ int trainer_step(trainer *t, const sc_tensor *x, const sc_tensor *labels,
 			       "infinite", (long long)t->steps + 1);
 	for (int i = 0; i < t->n_params; i++)
 		t->grads[i] = plan_output(t->p, 2 + i);
+	if ((rc = clip_grads(t, err)))
+		return rc;
 	if ((rc = optim_step(t->opt, lr, t->grads, err)))
 		return rc;
 	graph *g = t->m->graph;

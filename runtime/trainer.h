@@ -12,9 +12,9 @@
  * that are not trainable stay constant initializers, which lets the
  * planner fold and fuse a frozen encoder exactly as for inference.
  *
- * One trainer_step() is: bind the batch, run forward and backward, apply
- * one optimizer step at the given learning rate, copy the updated running
- * statistics back.  The step allocates nothing once the first batch of a
+ * One trainer_step() is: bind the batch, run forward and backward, clip
+ * the gradients if asked, apply one optimizer step at the given learning
+ * rate, copy the updated running statistics back.  The step allocates nothing once the first batch of a
  * shape has been planned.
  *
  * Ownership: the trainer owns the model it was given.  Its weights can be
@@ -40,6 +40,17 @@ typedef struct trainer_options {
 	const char *const *trainable;
 	int n_trainable;
 	int threads;                /* 0: OpenMP's default */
+	/* Gradient clipping before the optimizer, as torch.nn.utils does:
+	 * clip_grad_norm > 0 scales all gradients together by
+	 * max_norm / (total L2 norm + 1e-6) when that is below 1
+	 * (clip_grad_norm_); clip_grad_value > 0 then clamps each element
+	 * to [-value, value] (clip_grad_value_).  0: off. */
+	double clip_grad_norm;
+	double clip_grad_value;
+	/* plan_options.check_numerics and max_memory for the step's plan;
+	 * the optimizer's state counts against the limit. */
+	int check_numerics;
+	size_t max_memory;
 } trainer_options;
 
 void trainer_options_init(trainer_options *o);
@@ -58,6 +69,12 @@ const char *trainer_input_name(const trainer *t);
  * weights stay those of the last good step. */
 int trainer_step(trainer *t, const sc_tensor *x, const sc_tensor *labels,
 		 double lr, float *loss, sc_error *err);
+
+/* The total L2 norm of the gradients of the last step, before clipping
+ * (computed only when clip_grad_norm is set; else -1). */
+double trainer_grad_norm(const trainer *t);
+/* Bytes the step's plan counts against max_memory, and their peak. */
+size_t trainer_memory_peak(const trainer *t);
 
 /* The model's first output (logits or features) from the last step. */
 const sc_tensor *trainer_output(const trainer *t);

@@ -4,7 +4,9 @@
  * BatchNormalization, residual Add and Relu), whose outputs must match the
  * same plan run node by node (no_fusion) and a naive reference computed
  * here in double, and oneDNN's blocked layouts kept between kernels, which
- * must give what plain tensors give. */
+ * must give what plain tensors give.  The numerics check names the node
+ * that made the first NaN or infinity; the memory limit refuses before it
+ * allocates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -453,6 +455,139 @@ static void test_empty_conv_blocked_residual(void **state)
 	graph_model_free(m);
 }
 
+static plan *plan_with(graph_model *m, const plan_options *opt)
+{
+	plan *p;
+	sc_error err = {0};
+	if (plan_create(m, opt, &p, &err))
+		fail_msg("plan_create: %s", err.msg);
+	return p;
+}
+
+/* Runs p on x and returns the status, with the message in err. */
+static int run_rc(plan *p, const char *name, const sc_tensor *x, sc_error *err)
+{
+	const char *names[] = {name};
+	const sc_tensor *ins[] = {x};
+	memset(err, 0, sizeof *err);
+	return plan_run(p, 1, names, ins, err);
+}
+
+static void expect_msg(const sc_error *err, const char *part)
+{
+	if (!strstr(err->msg, part))
+		fail_msg("error '%s' lacks '%s'", err->msg, part);
+}
+
+/* check_numerics names the node that made the first NaN or infinity, and
+ * where, in logical order even when the value is held blocked (20
+ * channels: one full block and a padded one). */
+static void test_check_numerics(void **state)
+{
+	(void)state;
+	graph_model *m = model(13);
+	graph *g = m->graph;
+	input(g, "x", SC_FLOAT, "2,16,4,4");
+	/* 1x1 conv: output channel c copies input channel c (c < 16) */
+	int64_t wd[] = {20, 16, 1, 1};
+	init_tensor(g, "w", SC_FLOAT, 4, wd, NULL);
+	float *w = g->inits[g->values[val(g, "w")].init].tensor.data;
+	for (int c = 0; c < 16; c++)
+		w[c * 16 + c] = c == 5 ? 1e10f : 1.0f;
+	conv(g, "conv", "x", "w", "y", 1, 1, 0);
+	add(g, "Relu", "relu", "y", "r");
+	int64_t w2d[] = {16, 20, 1, 1};
+	init_tensor(g, "w2", SC_FLOAT, 4, w2d, NULL);
+	float *w2 = g->inits[g->values[val(g, "w2")].init].tensor.data;
+	for (int c = 0; c < 16; c++)
+		w2[c * 20 + c] = 1.0f;
+	conv(g, "conv2", "r", "w2", "z", 1, 1, 0);
+	add(g, "Exp", "exp", "z", "l");
+	output(g, "l");
+	sc_tensor x;
+	sc_error err = {0};
+	int64_t xd[] = {2, 16, 4, 4};
+	assert_int_equal(tensor_alloc(&x, SC_FLOAT, 4, xd, "x", &err), SC_OK);
+	float *xv = x.data;
+	/* y = x on channels 0-15 (channel 5 scaled by 1e10, fed -1e-12),
+	 * 0 on 16-19; everything stays finite */
+	for (int64_t i = 0; i < x.numel; i++)
+		xv[i] = i / 16 % 16 == 5 ? -1e-12f : -0.1f - 0.01f * (float)(i % 7);
+	/* node by node, so that y exists (blocked when layouts may be) */
+	plan_options checked = {.threads = 2, .no_fusion = 1, .check_numerics = 1};
+	plan_options plain = {.threads = 2, .no_fusion = 1};
+	for (int blocked = 0; blocked < 2; blocked++) {
+		checked.plain_layouts = plain.plain_layouts = !blocked;
+		plan *p = plan_with(m, &checked), *q = plan_with(m, &plain);
+		for (int round = 0; round < 2; round++) {   /* heap, then arena */
+			assert_int_equal(run_rc(p, "x", &x, &err), SC_OK);
+			assert_int_equal(plan_blocked_values(p) > 0, blocked);
+			/* x[1, 5, 2, 3] * 1e10 overflows in y only */
+			xv[((1 * 16 + 5) * 4 + 2) * 4 + 3] = 1e30f;
+			assert_int_equal(run_rc(p, "x", &x, &err), SC_ENUMERIC);
+			expect_msg(&err, "node 'conv' (Conv) produced an infinity in output 'y' at [1, 5, 2, 3]");
+			/* unchecked, the run goes through */
+			assert_int_equal(run_rc(q, "x", &x, &err), SC_OK);
+			xv[((1 * 16 + 5) * 4 + 2) * 4 + 3] = -1e-12f;
+			/* exp(100) overflows float */
+			xv[((0 * 16 + 2) * 4 + 1) * 4 + 0] = 100.0f;
+			assert_int_equal(run_rc(p, "x", &x, &err), SC_ENUMERIC);
+			expect_msg(&err, "node 'exp' (Exp) produced an infinity in output 'l' at [0, 2, 1, 0]");
+			xv[((0 * 16 + 2) * 4 + 1) * 4 + 0] = NAN;
+			assert_int_equal(run_rc(p, "x", &x, &err), SC_ENUMERIC);
+			expect_msg(&err, "input 'x' holds NaN at [0, 2, 1, 0]");
+			xv[((0 * 16 + 2) * 4 + 1) * 4 + 0] = -0.1f;
+		}
+		plan_free(p);
+		plan_free(q);
+	}
+	tensor_free(&x);
+	graph_model_free(m);
+}
+
+/* max_memory counts the weights at plan_create and each activation before
+ * it is allocated. */
+static void test_max_memory(void **state)
+{
+	(void)state;
+	graph_model *m = model(13);
+	graph *g = m->graph;
+	input(g, "x", SC_FLOAT, "256,1024");
+	int64_t wd[] = {256, 1024};
+	init_tensor(g, "w", SC_FLOAT, 2, wd, NULL);       /* 1 MiB */
+	add(g, "Add", "add", "x,w", "y");                 /* 1 MiB */
+	add(g, "Relu", "relu", "y", "r");                 /* 1 MiB */
+	output(g, "r");
+	const size_t mib = 1024 * 1024;
+	plan_options opt = {.threads = 1, .max_memory = mib / 2};
+	plan *p;
+	sc_error err = {0};
+	assert_int_equal(plan_create(m, &opt, &p, &err), SC_ENOMEM);
+	expect_msg(&err, "memory limit of 0.5 MiB exceeded: the model's weights");
+	opt.max_memory = 1 * mib;
+	opt.mem_outside = mib / 4;
+	memset(&err, 0, sizeof err);
+	assert_int_equal(plan_create(m, &opt, &p, &err), SC_ENOMEM);
+	opt.mem_outside = 0;
+	opt.max_memory = 2 * mib + mib / 2;
+	p = plan_with(m, &opt);
+	sc_tensor x;
+	assert_int_equal(tensor_alloc(&x, SC_FLOAT, 2, wd, "x", &err), SC_OK);
+	fill(&x, 3);
+	assert_int_equal(run_rc(p, "x", &x, &err), SC_ENOMEM);
+	expect_msg(&err, "memory limit of 2.5 MiB exceeded: activation 'r' needs 1.0 MiB");
+	plan_free(p);
+	opt.max_memory = 3 * mib + mib / 2;
+	p = plan_with(m, &opt);
+	for (int round = 0; round < 3; round++)
+		assert_int_equal(run_rc(p, "x", &x, &err), SC_OK);
+	assert_true(plan_memory_peak(p) >= 3 * mib);
+	assert_true(plan_memory_peak(p) <= opt.max_memory);
+	plan_free(p);
+	tensor_free(&x);
+	graph_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +597,8 @@ int main(void)
 		cmocka_unit_test(test_conv_fusions_match),
 		cmocka_unit_test(test_blocked_layouts_match_plain),
 		cmocka_unit_test(test_empty_conv_blocked_residual),
+		cmocka_unit_test(test_check_numerics),
+		cmocka_unit_test(test_max_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
