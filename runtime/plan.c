@@ -808,6 +808,73 @@ int plan_conversions(const plan *p)
 	return n;
 }
 
+/* --- arithmetic count ----------------------------------------------------- */
+
+/* Input i, or output i as the run left it (a fused node's outputs are
+ * those of the nodes it absorbed, of the same shape), when it has a shape. */
+static const sc_tensor *flop_slot(const plan *p, const plan_node *pn, int out,
+				  int i)
+{
+	const graph_node *n = pn->node;
+	int v = out ? (i < n->n_outputs ? pn->out_ids[i] : -1) :
+		      (i < n->n_inputs ? n->inputs[i] : -1);
+	return v >= 0 && p->slots[v].rank > 0 ? &p->slots[v] : NULL;
+}
+
+/* Multiply-adds x 2 of one node in the last run's shapes: the product
+ * ops only (Conv and its gradient passes, Gemm, MatMul, SupConLoss),
+ * which is where the time goes in the networks we train. */
+static double node_flops(const plan *p, const plan_node *pn)
+{
+	const graph_node *n = pn->node;
+	const char *op = n->op_type;
+	const sc_tensor *a = flop_slot(p, pn, 0, 0);
+	const sc_tensor *y = flop_slot(p, pn, 1, 0);
+	int conv = !strcmp(op, "Conv"), conv_grad = !strcmp(op, "ConvGrad");
+	if (conv || conv_grad) {
+		/* Conv(X, W) -> Y; ConvGrad(dY, X, W) -> dX, dW, dB */
+		const sc_tensor *w = flop_slot(p, pn, 0, conv ? 1 : 2);
+		const sc_tensor *out = conv ? y : a;
+		if (!w || !out || w->rank < 2)
+			return 0;
+		double per = 2.0 * (double)out->numel * (double)w->dims[1];
+		for (int i = 2; i < w->rank; i++)
+			per *= (double)w->dims[i];
+		if (conv)
+			return per;
+		return per * ((flop_slot(p, pn, 1, 0) != NULL) +
+			      (flop_slot(p, pn, 1, 1) != NULL));
+	}
+	if (!strcmp(op, "Gemm") || !strcmp(op, "MatMul")) {
+		if (!a || !y)
+			return 0;
+		const graph_attr *ta = graph_node_attr(n, "transA");
+		int64_t k = a->dims[a->rank - 1];
+		if (ta && ta->type == ATTR_INT && ta->i && a->rank == 2)
+			k = a->dims[0];
+		return 2.0 * (double)y->numel * (double)k;
+	}
+	if (!strcmp(op, "SupConLoss") || !strcmp(op, "SupConLossGrad")) {
+		/* the M x M similarities of features [M, D] (input 0 of
+		 * both), twice more backward */
+		const sc_tensor *f = a;
+		if (!f || f->rank != 2)
+			return 0;
+		double m = (double)f->dims[0], d = (double)f->dims[1];
+		return (strcmp(op, "SupConLoss") ? 4.0 : 2.0) * m * m * d;
+	}
+	return 0;
+}
+
+double plan_flops(const plan *p)
+{
+	double total = 0;
+	for (int s = 0; p->ran && s < p->n_nodes; s++)
+		if (!p->nodes[s].absorbed)
+			total += node_flops(p, &p->nodes[s]);
+	return total;
+}
+
 /* --- binding inputs ------------------------------------------------------- */
 
 static void shape_str(char *buf, size_t len, int dtype, int rank,

@@ -98,6 +98,12 @@ size_t plan_total_bytes(const plan *p);
 int plan_blocked_values(const plan *p);
 int plan_conversions(const plan *p);
 
+/* Floating-point operations of the last run, counted where nearly all of
+ * them are: Conv and ConvGrad (per gradient asked for), Gemm, MatMul and
+ * SupConLoss with its gradient; 2 per multiply-add.  Absorbed nodes'
+ * elementwise work is not counted.  For GFLOP/s figures. */
+double plan_flops(const plan *p);
+
 /* Bytes counted against plan_options.max_memory right now (whether or not
  * a limit is set), and the most ever counted. */
 size_t plan_memory_bytes(const plan *p);

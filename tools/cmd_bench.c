@@ -1,11 +1,14 @@
 /* cmd_bench.c: `supcon bench MODEL.onnx [--in NAME=FILE ...] [--batch B]
- * [--threads N] [--warmup N] [--repeat N]`.
+ * [--threads N] [--warmup N] [--repeat N]`, and `supcon bench --sgemm N`.
  *
  * Times plan_run() alone: the model is loaded, the plan built and the
  * inputs made before the clock starts.  The first run prepares every node
  * and lays out the arena, so it is reported on its own line and, with the
  * default --warmup, kept out of the statistics.  The output is one
- * "key: value" per line for scripts; the last line is `median_ms: X`. */
+ * "key: value" per line for scripts; the last line is `median_ms: X`.
+ * gflop counts the product ops the way papers count them (a Winograd
+ * convolution does fewer multiplications than it is credited with), and
+ * --sgemm measures the float32 rate they are a fraction of. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -14,6 +17,11 @@
 #include <time.h>
 
 #include "runtime/plan.h"
+
+#include <dnnl.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static cli_opt bench_opts[] = {
 	{"in", 0, CLI_LIST, "NAME=FILE",
@@ -26,12 +34,15 @@ static cli_opt bench_opts[] = {
 	{"warmup", 0, CLI_VALUE, "N", "untimed runs first (default 2)", 0, 0, 0, 0},
 	{"repeat", 0, CLI_VALUE, "N", "timed runs (default 10)", 0, 0, 0, 0},
 	{"seed", 0, CLI_VALUE, "N", "seed of the random inputs (default 1)", 0, 0, 0, 0},
+	{"sgemm", 0, CLI_VALUE, "N",
+	 "instead of a model, time oneDNN's sgemm on N x N matrices: the machine's "
+	 "float32 peak, for GFLOP/s ratios", 0, 0, 0, 0},
 };
 
 static const cli_spec bench_spec = {
 	.cmd = "bench",
 	.synopsis = "MODEL.onnx [--in NAME=FILE ...] [--batch B] [--threads N] "
-		    "[--warmup N] [--repeat N]",
+		    "[--warmup N] [--repeat N] | --sgemm N [--threads N]",
 	.description =
 		"Times repeated runs of MODEL.onnx after warm-up runs and prints the first\n"
 		"run (which prepares every node and plans the memory), min/median/mean/max\n"
@@ -40,8 +51,11 @@ static const cli_spec bench_spec = {
 		"all intermediates, and the peak RSS. The last line is `median_ms: X`.\n"
 		"Inputs come from --in like `supcon run`'s, or are made up: an input with\n"
 		"no --in gets seeded uniform [0, 1) data of its declared shape, with a\n"
-		"symbolic first dim set to --batch. Example:\n"
-		"  supcon bench resnet50.onnx --batch 16 --threads 2",
+		"symbolic first dim set to --batch. gflop counts Conv (and its gradient\n"
+		"passes), Gemm, MatMul and SupConLoss. --sgemm N times oneDNN's sgemm\n"
+		"instead, the float32 peak those figures compare with. Examples:\n"
+		"  supcon bench resnet50.onnx --batch 16 --threads 2\n"
+		"  supcon bench --sgemm 2048 --threads 2",
 	.opts = bench_opts,
 	.n_opts = (int)(sizeof bench_opts / sizeof bench_opts[0]),
 };
@@ -174,6 +188,11 @@ static void print_report(const bench_job *job)
 		printf(", reuse saves %.0f%%", 100.0 * (1.0 - (double)arena / (double)total));
 	printf(")\n");
 	printf("peak_rss_kib: %ld (%.1f MiB)\n", peak_kib, (double)peak_kib / 1024.0);
+	double flops = plan_flops(job->s.p);
+	printf("gflop: %.3f per run\n", flops * 1e-9);
+	printf("gflop_per_s: %.1f (at the minimum; %.1f at the median)\n",
+	       job->ms[0] > 0 ? flops * 1e-6 / job->ms[0] : 0.0,
+	       median > 0 ? flops * 1e-6 / median : 0.0);
 	printf("median_ms: %.3f\n", median);
 }
 
@@ -188,6 +207,50 @@ static int bench_job_do(const cli_args *a, bench_job *job, sc_error *err)
 	return SC_OK;
 }
 
+/* C = A B on n x n float matrices with oneDNN's sgemm, the best of
+ * `repeat` runs after one warm-up: the float32 rate this machine's cores
+ * reach on the best-case product, which GFLOP/s figures are fractions of. */
+static int sgemm_peak(const cli_args *a, sc_error *err)
+{
+	long long n, threads, repeat;
+	int rc;
+	if ((rc = cli_int_option(a, "sgemm", 64, 8192, 2048, &n, err)) ||
+	    (rc = cli_int_option(a, "threads", 1, 4096, 0, &threads, err)) ||
+	    (rc = cli_int_option(a, "repeat", 1, 1000000, 5, &repeat, err)))
+		return rc;
+#ifdef _OPENMP
+	if (threads > 0)
+		omp_set_num_threads((int)threads);
+#endif
+	size_t count = (size_t)n * (size_t)n;
+	float *m = malloc(3 * count * sizeof *m);
+	if (!m)
+		return sc_fail(err, SC_ENOMEM, "--sgemm %lld: out of memory", n);
+	for (size_t i = 0; i < 2 * count; i++)
+		m[i] = (float)(i % 17) * 0.01f;
+	double best = 0;
+	for (long long r = 0; r <= repeat; r++) {
+		double t0 = now_ms();
+		dnnl_status_t st = dnnl_sgemm('N', 'N', n, n, n, 1.0f, m, n,
+					      m + count, n, 0.0f, m + 2 * count, n);
+		double dt = now_ms() - t0;
+		if (st != dnnl_success) {
+			free(m);
+			return sc_fail(err, SC_EINTERNAL, "dnnl_sgemm failed (status %d)",
+				       (int)st);
+		}
+		if (r > 0 && (best == 0 || dt < best))
+			best = dt;
+	}
+	free(m);
+	double gflop = 2.0 * (double)n * (double)n * (double)n * 1e-9;
+	printf("sgemm: %lld x %lld x %lld, %lld timed runs\n", n, n, n, repeat);
+	printf("threads: %s\n", threads ? "as given" : "default");
+	printf("min_ms: %.3f\n", best);
+	printf("sgemm_gflop_per_s: %.1f\n", gflop * 1e3 / best);
+	return SC_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	cli_args args;
@@ -197,9 +260,14 @@ int cmd_bench(int argc, char **argv)
 	sc_error err = {0};
 	bench_job job;
 	memset(&job, 0, sizeof job);
-	int rc = parse_bench_args(&args, &job, &err);
-	if (rc == SC_OK)
-		rc = bench_job_do(&args, &job, &err);
+	int rc;
+	if (cli_has(&args, "sgemm")) {
+		rc = sgemm_peak(&args, &err);
+	} else {
+		rc = parse_bench_args(&args, &job, &err);
+		if (rc == SC_OK)
+			rc = bench_job_do(&args, &job, &err);
+	}
 	free(job.ms);
 	cli_session_close(&job.s);
 	cli_args_free(&args);
