@@ -358,6 +358,12 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 #define LEGACY_BINARY(nm) \
 	{.domain = "", .name = nm, .since = 1, .until = 6, \
 	 .attrs = legacy_bcast_attrs, .infer = legacy_bcast_infer, BINARY_KERNEL}
+/* Add, Sub, Mul and Div differentiate at these opsets too (their rules
+ * honour broadcast and axis) */
+#define LEGACY_BINARY_G(nm, rule) \
+	{.domain = "", .name = nm, .since = 1, .until = 6, \
+	 .attrs = legacy_bcast_attrs, .infer = legacy_bcast_infer, BINARY_KERNEL, \
+	 .grad = rule, .grad_inputs = 3}
 #define VARIADIC(nm) \
 	{.domain = "", .name = nm, .since = 1, .until = 7, \
 	 .attrs = consumed_attrs, .infer = variadic_infer, VARIADIC_KERNEL, \
@@ -464,10 +470,10 @@ const op_def op_elementwise_defs[] = {
 	 .attrs = NULL, .infer = to_bool_infer, MATH_KERNEL},
 	{.domain = "", .name = "IsInf", .since = 10, .until = 17,
 	 .attrs = isinf_attrs, .infer = to_bool_infer, MATH_KERNEL},
-	LEGACY_BINARY("Add"),
-	LEGACY_BINARY("Sub"),
-	LEGACY_BINARY("Mul"),
-	LEGACY_BINARY("Div"),
+	LEGACY_BINARY_G("Add", ew_add_sub_grad),
+	LEGACY_BINARY_G("Sub", ew_add_sub_grad),
+	LEGACY_BINARY_G("Mul", ew_mul_grad),
+	LEGACY_BINARY_G("Div", ew_div_grad),
 	LEGACY_BINARY("Pow"),
 	LEGACY_BINARY("Equal"),
 	LEGACY_BINARY("Less"),

@@ -9,10 +9,15 @@
  *   Sub    dA = sum_to(A, dy)             dB = sum_to(B, -dy)
  *   Mul    dA = sum_to(A, dy * B)         dB = sum_to(B, dy * A)
  *   Div    dA = sum_to(A, dy / B)         dB = sum_to(B, -dy * Y / B)
+ *          Before opset 7 only B broadcasts, by attribute (broadcast = 1,
+ *          B's dims from A's `axis` on): Y has A's shape, so dA needs no
+ *          sum, nodes reading B copy the forward's attributes, and B's
+ *          sum first drops A's axes after B's window (see legacy_sum_to_b).
  *   Pow    PowGrad (dA = dy B A^(B-1), dB = dy Y log A, PyTorch's guards)
  *   Neg    -dy        Identity  dy        Exp  dy * Y      Log  dy / X
  *   Sqrt   dy / (2 Y)     Reciprocal  -dy * Y^2
- *   Abs    dy * sign(X) (0 at 0, as PyTorch)
+ *   Abs    dy * sign(X) (0 at 0, as PyTorch); Where before opset 9 does
+ *          not exist, so there through Cast of the two comparisons
  *   Relu, Sigmoid, Tanh (from Y); LeakyRelu, Elu, Selu, Softplus,
  *     HardSigmoid (from X): <Op>Grad.  At a kink, PyTorch's side: Relu'(0)
  *     = 0, LeakyRelu'(0) = alpha, Elu'(0) = alpha, Selu'(0) = gamma alpha,
@@ -42,29 +47,139 @@
 #define OUT(i) (grad_fwd(c, node)->outputs[i])
 #define CHECK(v) do { if ((v) < 0) return err->code; } while (0)
 
+/* Opsets 1-6 (ops/elementwise_binary.c, legacy_view): with broadcast = 1,
+ * B's dims line up with A's from `axis` (default: A's last dims) and B
+ * repeats over A's other axes and over its own size-1 dims. */
+static int legacy_opset(grad_ctx *c)
+{
+	return grad_opset(c) < 7;
+}
+
+/* x op B for the forward node's B: from opset 7 numpy broadcasting does
+ * it; before, x has A's shape and the node's broadcast/axis attributes
+ * say where B goes, so the new node carries them too. */
+static int binary_with_b(grad_ctx *c, int node, const char *op, int x,
+			 sc_error *err)
+{
+	int in[2] = {x, IN(1)}, y;
+	int at = grad_emit(c, op, "", 2, in, 1, &y, err);
+	if (at < 0)
+		return -1;
+	if (!legacy_opset(c))
+		return y;
+	static const char *const keep[] = {"broadcast", "axis"};
+	for (int i = 0; i < 2; i++) {
+		const graph_attr *a = graph_node_attr(grad_fwd(c, node), keep[i]);
+		if (!a)
+			continue;
+		graph_attr *b = graph_node_add_attr(&grad_graph(c)->nodes[at],
+						    keep[i], ATTR_INT, err);
+		if (!b)
+			return -1;
+		b->i = a->i;
+	}
+	return y;
+}
+
+/* B's gradient from g, which has A's (= Y's) shape, before opset 7: A's
+ * axes after B's window are summed away first (ReduceSum with the axes
+ * attribute, opsets 1-12), so that what is left lines up with B from the
+ * right, as SumToShape expects; it then sums the axes before the window
+ * and B's size-1 dims.  Needs the ranks of A and B. */
+static int legacy_sum_to_b(grad_ctx *c, int node, int g, sc_error *err)
+{
+	const graph_node *n = grad_fwd(c, node);
+	if (!infer_attr_int(n, "broadcast", 0))
+		return g;  /* B has A's shape: the kernel refuses anything else */
+	const graph_type *ta = &grad_graph(c)->values[n->inputs[0]].type;
+	const graph_type *tb = &grad_graph(c)->values[n->inputs[1]].type;
+	if (ta->kind != GRAPH_TYPE_TENSOR || tb->kind != GRAPH_TYPE_TENSOR ||
+	    ta->rank < 0 || tb->rank < 0) {
+		infer_fail(grad_graph(c), n, err,
+			   "opset %lld broadcasting: the ranks of A and B must be known to sum B's gradient",
+			   (long long)grad_opset(c));
+		return -1;
+	}
+	int ra = ta->rank, rb = tb->rank;
+	int64_t axis = infer_attr_int(n, "axis", ra - rb);
+	if (axis < 0)
+		axis += ra;
+	if (axis < 0 || axis + rb > ra) {
+		infer_fail(grad_graph(c), n, err,
+			   "B of rank %d does not fit in A of rank %d at axis %lld",
+			   rb, ra, (long long)infer_attr_int(n, "axis", ra - rb));
+		return -1;
+	}
+	int first = (int)axis + rb;
+	if (first < ra) {
+		int in = g, at = grad_emit(c, "ReduceSum", "", 1, &in, 1, &g, err);
+		if (at < 0)
+			return -1;
+		graph_attr *a = graph_node_add_attr(&grad_graph(c)->nodes[at], "axes",
+						    ATTR_INTS, err);
+		if (!a)
+			return -1;
+		a->ints = malloc((size_t)(ra - first) * sizeof *a->ints);
+		if (!a->ints) {
+			sc_fail(err, SC_ENOMEM, "out of memory");
+			return -1;
+		}
+		a->n = ra - first;
+		for (int d = first; d < ra; d++)
+			a->ints[d - first] = d;
+		a = graph_node_add_attr(&grad_graph(c)->nodes[at], "keepdims",
+					ATTR_INT, err);
+		if (!a)
+			return -1;
+		a->i = 0;
+	}
+	return grad_sum_to_shape(c, g, IN(1), err);
+}
+
+/* -g.  Neg before opset 6 (its consumed_inputs form) has no kernel here;
+ * a product with -1 is the same number exactly.  `like` gives the dtype
+ * (g, made by an earlier rule, may not be typed yet). */
+static int negate(grad_ctx *c, int g, int like, sc_error *err)
+{
+	if (grad_opset(c) >= 6)
+		return grad_unary(c, "Neg", g, err);
+	int minus_one = grad_scalar(c, like, -1.0, err);
+	return minus_one < 0 ? -1 : grad_binary(c, "Mul", g, minus_one, err);
+}
+
+/* g (Y's shape) summed down to input i's shape. */
+static int sum_to_input(grad_ctx *c, int node, int i, int g, sc_error *err)
+{
+	if (!legacy_opset(c))
+		return grad_sum_to_shape(c, g, IN(i), err);
+	return i == 0 ? g : legacy_sum_to_b(c, node, g, err);
+}
+
 int ew_add_sub_grad(grad_ctx *c, int node, const int *dy, int *dx,
 		    sc_error *err)
 {
 	int sub = strcmp(grad_fwd(c, node)->op_type, "Sub") == 0;
 	if (dx[0] == -2)
-		CHECK(dx[0] = grad_sum_to_shape(c, dy[0], IN(0), err));
+		CHECK(dx[0] = sum_to_input(c, node, 0, dy[0], err));
 	if (dx[1] == -2) {
 		int g = dy[0];
 		if (sub)
-			CHECK(g = grad_unary(c, "Neg", g, err));
-		CHECK(dx[1] = grad_sum_to_shape(c, g, IN(1), err));
+			CHECK(g = negate(c, g, IN(1), err));
+		CHECK(dx[1] = sum_to_input(c, node, 1, g, err));
 	}
 	return SC_OK;
 }
 
 int ew_mul_grad(grad_ctx *c, int node, const int *dy, int *dx, sc_error *err)
 {
-	for (int i = 0; i < 2; i++) {
-		if (dx[i] != -2)
-			continue;
-		int g;
-		CHECK(g = grad_binary(c, "Mul", dy[0], IN(1 - i), err));
-		CHECK(dx[i] = grad_sum_to_shape(c, g, IN(i), err));
+	int g;
+	if (dx[0] == -2) {
+		CHECK(g = binary_with_b(c, node, "Mul", dy[0], err));
+		CHECK(dx[0] = sum_to_input(c, node, 0, g, err));
+	}
+	if (dx[1] == -2) {
+		CHECK(g = grad_binary(c, "Mul", dy[0], IN(0), err));
+		CHECK(dx[1] = sum_to_input(c, node, 1, g, err));
 	}
 	return SC_OK;
 }
@@ -73,14 +188,14 @@ int ew_div_grad(grad_ctx *c, int node, const int *dy, int *dx, sc_error *err)
 {
 	int g;
 	if (dx[0] == -2) {
-		CHECK(g = grad_binary(c, "Div", dy[0], IN(1), err));
-		CHECK(dx[0] = grad_sum_to_shape(c, g, IN(0), err));
+		CHECK(g = binary_with_b(c, node, "Div", dy[0], err));
+		CHECK(dx[0] = sum_to_input(c, node, 0, g, err));
 	}
 	if (dx[1] == -2) {
 		CHECK(g = grad_binary(c, "Mul", dy[0], OUT(0), err));
-		CHECK(g = grad_binary(c, "Div", g, IN(1), err));
-		CHECK(g = grad_unary(c, "Neg", g, err));
-		CHECK(dx[1] = grad_sum_to_shape(c, g, IN(1), err));
+		CHECK(g = binary_with_b(c, node, "Div", g, err));
+		CHECK(g = negate(c, g, IN(1), err));
+		CHECK(dx[1] = sum_to_input(c, node, 1, g, err));
 	}
 	return SC_OK;
 }
@@ -165,8 +280,26 @@ int ew_unary_grad(grad_ctx *c, int node, const int *dy, int *dx, sc_error *err)
 		CHECK(dx[0] = grad_binary(c, "Div", g, x, err));
 	} else if (!strcmp(op, "Sqrt")) {
 		CHECK(t = grad_scalar(c, y, 2.0, err));
-		CHECK(t = grad_binary(c, "Mul", t, y, err));
+		/* the constant second: before opset 7 only B broadcasts */
+		CHECK(t = grad_binary(c, "Mul", y, t, err));
 		CHECK(dx[0] = grad_binary(c, "Div", g, t, err));
+	} else if (!strcmp(op, "Abs") && grad_opset(c) < 9) {
+		/* no Where yet: dy * (float(x > 0) - float(x < 0)) */
+		int zero, cmp[2], in[2], at, to = grad_dtype(c, x);
+		if (!tensor_dtype_is_float(to))
+			return infer_fail(grad_graph(c), grad_fwd(c, node), err,
+					  "input '%s' has no known floating-point type",
+					  grad_graph(c)->values[x].name);
+		CHECK(zero = grad_scalar(c, x, 0.0, err));
+		CHECK(cmp[0] = grad_binary(c, "Greater", x, zero, err));
+		CHECK(cmp[1] = grad_binary(c, "Less", x, zero, err));
+		for (int i = 0; i < 2; i++) {
+			at = grad_emit(c, "Cast", "", 1, &cmp[i], 1, &in[i], err);
+			if (at < 0 || set_int_attr(c, at, "to", to, err))
+				return err->code;
+		}
+		CHECK(t = grad_binary(c, "Sub", in[0], in[1], err));
+		CHECK(dx[0] = grad_binary(c, "Mul", g, t, err));
 	} else if (!strcmp(op, "Abs")) {
 		/* sign(x) without Sign (opset 9): (x > 0) - (x < 0) */
 		int zero, pos, neg, in[3];

@@ -93,10 +93,38 @@ int grad_unary(grad_ctx *c, const char *op, int x, sc_error *err)
 	return grad_emit(c, op, "", 1, &x, 1, &y, err) < 0 ? -1 : y;
 }
 
+/* Before opset 7 the arithmetic and comparison ops broadcast only when
+ * told to (broadcast = 1), and only B towards A. */
+static int legacy_broadcasting(const char *op)
+{
+	static const char *const ops[] = {
+		"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater",
+		"And", "Or", "Xor", NULL,
+	};
+	for (int i = 0; ops[i]; i++)
+		if (!strcmp(op, ops[i]))
+			return 1;
+	return 0;
+}
+
 int grad_binary(grad_ctx *c, const char *op, int a, int b, sc_error *err)
 {
 	int in[2] = {a, b}, y;
-	return grad_emit(c, op, "", 2, in, 1, &y, err) < 0 ? -1 : y;
+	int at = grad_emit(c, op, "", 2, in, 1, &y, err);
+	if (at < 0)
+		return -1;
+	/* rules put scalar constants second; at opsets 1-6 they then need
+	 * the attribute (a scalar B lines up with A's end) */
+	const graph_type *tb = &c->g->values[b].type;
+	if (c->opset < 7 && legacy_broadcasting(op) &&
+	    tb->kind == GRAPH_TYPE_TENSOR && tb->rank == 0) {
+		graph_attr *attr = graph_node_add_attr(&c->g->nodes[at], "broadcast",
+						       ATTR_INT, err);
+		if (!attr)
+			return -1;
+		attr->i = 1;
+	}
+	return y;
 }
 
 int grad_sum_to_shape(grad_ctx *c, int dx, int x, sc_error *err)

@@ -57,7 +57,10 @@ int grad_dtype(grad_ctx *c, int v);
 
 /* Emits a one-input, one-output node and returns the new value (or -1). */
 int grad_unary(grad_ctx *c, const char *op, int x, sc_error *err);
-/* Emits a two-input, one-output node and returns the new value (or -1). */
+/* Emits a two-input, one-output node and returns the new value (or -1).
+ * Before opset 7, when b is a scalar (rank 0) and op one of the ops that
+ * broadcast by attribute then (Add, Sub, Mul, Div, Pow, comparisons), the
+ * node gets broadcast = 1; so put constants second. */
 int grad_binary(grad_ctx *c, const char *op, int a, int b, sc_error *err);
 
 /* dx summed down to the shape of x (identity when they already agree at

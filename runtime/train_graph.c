@@ -414,15 +414,14 @@ static int bn_is(const graph_node *n)
 
 /* Output k (1 or 2) of BN node `node`: the updated running statistic,
  * named after the initializer it updates.  The node's output array grows
- * when the model left the optional outputs off. */
+ * when the model left the optional outputs off.  A model exported in
+ * training mode (torch.onnx, TrainingMode.TRAINING) has them already,
+ * under the exporter's names; an Identity then gives the statistic its
+ * documented name too, so that a caller knows which input it feeds. */
 static int bn_stat_output(graph *g, int node, int k, int *updated,
 			  sc_error *err)
 {
 	graph_node *n = &g->nodes[node];
-	if (n->n_outputs > k && n->outputs[k] >= 0) {
-		*updated = n->outputs[k];
-		return SC_OK;
-	}
 	const char *base = g->values[n->inputs[k + 2]].name;
 	size_t len = strlen(base) + 5;
 	char *name = malloc(len);
@@ -430,6 +429,14 @@ static int bn_stat_output(graph *g, int node, int k, int *updated,
 		return sc_fail(err, SC_ENOMEM, "out of memory");
 	snprintf(name, len, "%s.new", base);
 	int v = fresh_value(g, name, err);
+	if (v >= 0 && n->n_outputs > k && n->outputs[k] >= 0) {
+		int from = n->outputs[k];
+		int rc = graph_add_node(g, "Identity", "", name, 1, &from, 1, &v,
+					err) < 0 ? err->code : SC_OK;
+		free(name);
+		*updated = v;
+		return rc;
+	}
 	free(name);
 	if (v < 0)
 		return err->code;

@@ -20,6 +20,7 @@
 #include "runtime/autodiff.h"
 #include "runtime/infer.h"
 #include "runtime/plan.h"
+#include "runtime/train_graph.h"
 
 #define MAX_IN 4
 
@@ -280,11 +281,93 @@ static void test_bad_requests(void **state)
 	graph_model_free(m);
 }
 
+/* A model exported in training mode (torch.onnx, TrainingMode.TRAINING)
+ * asks BatchNormalization for its updated running statistics under the
+ * exporter's names.  The training graph must still publish them as
+ * "<running>.new" (train_graph.h), holding ONNX's momentum update with the
+ * population variance.  Regression: they used to keep the exporter's
+ * names, so `supcon grad` users could not tell which input they feed. */
+static void test_training_mode_export_statistics(void **state)
+{
+	(void)state;
+	enum { N = 4, C = 2, HW = 9 };
+	graph_model *m = model(15);
+	graph *g = m->graph;
+	input(g, "x", SC_FLOAT, "4,2,3,3");
+	const float scale[C] = {1.5f, 0.5f}, bias[C] = {0.1f, -0.2f};
+	const float rmean[C] = {0.3f, -0.1f}, rvar[C] = {0.8f, 1.2f};
+	int64_t dims[1] = {C};
+	init_tensor(g, "bn.weight", SC_FLOAT, 1, dims, scale);
+	init_tensor(g, "bn.bias", SC_FLOAT, 1, dims, bias);
+	init_tensor(g, "bn.running_mean", SC_FLOAT, 1, dims, rmean);
+	init_tensor(g, "bn.running_var", SC_FLOAT, 1, dims, rvar);
+	graph_node *bn = add(g, "BatchNormalization", "/bn/BatchNormalization",
+			     "x,bn.weight,bn.bias,bn.running_mean,bn.running_var",
+			     "y,/bn/BatchNormalization_output_1,/bn/BatchNormalization_output_2");
+	attr_int(bn, "training_mode", 1);
+	attr_float(bn, "momentum", 0.9f);
+	add(g, "Mul", "sq", "y,y", "yy");
+	attr_int(add(g, "ReduceSum", "sum", "yy", "L"), "keepdims", 0);
+	output(g, "L");
+
+	train_graph_options o;
+	train_graph_options_init(&o);
+	train_graph_parse_loss(&o, "L");
+	sc_error err = {0};
+	if (train_graph_build(m, &o, NULL, &err))
+		fail_msg("train_graph_build: %s", err.msg);
+	plan *p;
+	plan_options opt = {.threads = 1};
+	if (plan_create(m, &opt, &p, &err))
+		fail_msg("plan: %s", err.msg);
+	sc_tensor x;
+	int64_t xd[4] = {N, C, 3, 3};
+	assert_int_equal(tensor_alloc(&x, SC_FLOAT, 4, xd, "x", &err), SC_OK);
+	unsigned seed = 7;
+	for (int64_t i = 0; i < x.numel; i++)
+		((float *)x.data)[i] = (float)draw(&seed, -2, 3, 0);
+	const char *names[1] = {"x"};
+	const sc_tensor *ins[1] = {&x};
+	if (plan_run(p, 1, names, ins, &err))
+		fail_msg("run: %s", err.msg);
+
+	const sc_tensor *got[2] = {NULL, NULL};
+	for (int o_i = 0; o_i < plan_output_count(p); o_i++) {
+		if (!strcmp(plan_output_name(p, o_i), "bn.running_mean.new"))
+			got[0] = plan_output(p, o_i);
+		if (!strcmp(plan_output_name(p, o_i), "bn.running_var.new"))
+			got[1] = plan_output(p, o_i);
+	}
+	assert_non_null(got[0]);
+	assert_non_null(got[1]);
+	for (int c = 0; c < C; c++) {
+		double sum = 0, sq = 0;
+		for (int n = 0; n < N; n++)
+			for (int k = 0; k < HW; k++) {
+				double v = ((const float *)x.data)[(n * C + c) * HW + k];
+				sum += v;
+				sq += v * v;
+			}
+		double mean = sum / (N * HW), var = sq / (N * HW) - mean * mean;
+		double want[2] = {0.9 * rmean[c] + 0.1 * mean, 0.9 * rvar[c] + 0.1 * var};
+		for (int s_i = 0; s_i < 2; s_i++) {
+			double v = ((const float *)got[s_i]->data)[c];
+			if (!(fabs(v - want[s_i]) <= 1e-5 * fabs(want[s_i]) + 1e-6))
+				fail_msg("%s[%d] is %.8g, want %.8g", s_i ? "running_var" : "running_mean",
+					 c, v, want[s_i]);
+		}
+	}
+	tensor_free(&x);
+	plan_free(p);
+	graph_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gradients_match_finite_differences),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_training_mode_export_statistics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,9 @@
  *    (L(x + h) - L(x - h)) / 2h, h = 1e-6, evaluated by the same plan;
  *    |analytic - numeric| <= 1e-6 + 1e-5 |numeric|.  Inputs are drawn away
  *    from the kinks (gaps), where a difference quotient means nothing.
+ *    The same for Add, Sub, Mul and Div at opsets 1 and 6, which
+ *    broadcast by attribute (broadcast, axis), and for rules whose
+ *    constants must broadcast that way there.
  * 2. The kinks themselves, against PyTorch autograd (values below).
  * 3. Dropout in training mode, where the mask changes at every run so
  *    differences do not apply: dX must be R * mask / (1 - ratio) exactly.
@@ -427,6 +430,92 @@ static void test_finite_differences(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		check_case(&cases[i]);
+}
+
+/* --- opsets 1-6: one-way broadcasting by attribute --------------------------
+ *
+ * Add, Sub, Mul and Div before opset 7 broadcast B to A only, and only
+ * with broadcast = 1: B's dims line up with A's from `axis` (default: A's
+ * last dims), and size-1 dims of B inside that window repeat too.  B's
+ * gradient is summed over the axes outside the window and over its own
+ * size-1 dims.  libonnx-testdata has no gradients at these opsets, so the
+ * finite differences are the reference. */
+
+/* f = A op B with broadcast = 1 and `axis` (< 0: the attribute is left
+ * out, so B aligns with A's last dims) */
+#define LEGACY_BCAST(fn, op, axis) \
+	static void fn(graph *g) \
+	{ \
+		graph_node *n = add(g, op, "op", "a,b", "f"); \
+		attr_int(n, "broadcast", 1); \
+		if ((axis) >= 0) \
+			attr_int(n, "axis", (axis)); \
+	}
+#define LEGACY_OP(op, sfx) \
+	LEGACY_BCAST(b_##sfx##_trailing, op, -1) \
+	LEGACY_BCAST(b_##sfx##_axis0, op, 0) \
+	LEGACY_BCAST(b_##sfx##_axis1, op, 1) \
+	LEGACY_BCAST(b_##sfx##_axis2, op, 2) \
+	LEGACY_BCAST(b_##sfx##_axis3, op, 3) \
+	static void b_##sfx##_same(graph *g) { add(g, op, "op", "a,b", "f"); }
+LEGACY_OP("Add", add)
+LEGACY_OP("Sub", sub)
+LEGACY_OP("Mul", mul)
+LEGACY_OP("Div", div)
+
+static void b_sqrt(graph *g) { add(g, "Sqrt", "op", "a", "f"); }
+static void b_abs(graph *g) { add(g, "Abs", "op", "a", "f"); }
+
+/* B reaches the loss twice, through the broadcast and directly, and A
+ * through Mul and Add: f = (A + B) * A, with B summed into a second
+ * output term */
+static void b_legacy_chain(graph *g)
+{
+	graph_node *n = add(g, "Add", "ab", "a,b", "s");
+	attr_int(n, "broadcast", 1);
+	attr_int(n, "axis", 1);
+	add(g, "Mul", "sa", "s,a", "p");
+	n = add(g, "Div", "op", "p,b", "f");
+	attr_int(n, "broadcast", 1);
+	attr_int(n, "axis", 1);
+}
+
+#define A4 {"a", "2,3,4,5", -2, 2, NO_GAP}
+/* B away from 0, for Div */
+#define B(shape) {"b", shape, 0.5, 2, NO_GAP}
+#define LEGACY_CASES(op, sfx) \
+	{op " 6 broadcast, B [4,5] at the end", 6, 2, {A4, B("4,5")}, b_##sfx##_trailing}, \
+	{op " 1 broadcast, B [5] at the end", 1, 2, {A4, B("5")}, b_##sfx##_trailing}, \
+	{op " 6 broadcast, B scalar", 6, 2, {A4, B("")}, b_##sfx##_trailing}, \
+	{op " 6 broadcast axis 0, B [2]", 6, 2, {A4, B("2")}, b_##sfx##_axis0}, \
+	{op " 1 broadcast axis 1, B [3,4]", 1, 2, {A4, B("3,4")}, b_##sfx##_axis1}, \
+	{op " 6 broadcast axis 1, B [3,1,5]", 6, 2, {A4, B("3,1,5")}, b_##sfx##_axis1}, \
+	{op " 6 broadcast axis 2, B [1,5]", 6, 2, {A4, B("1,5")}, b_##sfx##_axis2}, \
+	{op " 6 broadcast axis 2, B [4]", 6, 2, {A4, B("4")}, b_##sfx##_axis2}, \
+	{op " 6 broadcast axis 3, B [5]", 6, 2, {A4, B("5")}, b_##sfx##_axis3}, \
+	{op " 6 broadcast axis 0, B of A's shape", 6, 2, {A4, B("2,3,4,5")}, b_##sfx##_axis0}, \
+	{op " 6 no broadcast", 6, 2, {A4, B("2,3,4,5")}, b_##sfx##_same}, \
+	{op " 1 no broadcast", 1, 2, {{"a", "3,2", -2, 2, NO_GAP}, B("3,2")}, b_##sfx##_same}
+
+static const gcase legacy_cases[] = {
+	LEGACY_CASES("Add", add),
+	LEGACY_CASES("Sub", sub),
+	LEGACY_CASES("Mul", mul),
+	LEGACY_CASES("Div", div),
+	{"chain (A + B) * A / B, axis 1", 6, 2, {A4, B("3,4")}, b_legacy_chain},
+	/* other rules' constants must broadcast by attribute here too */
+	{"Sqrt 6", 6, 1, {{"a", "3,4", 0.5, 2, NO_GAP}}, b_sqrt},
+	{"Abs 6", 6, 1, {{"a", "3,4", -2, 2, {KINK(0)}}}, b_abs},
+	{"Abs 8", 8, 1, {{"a", "3,4", -2, 2, {KINK(0)}}}, b_abs},
+	{"Mean 6", 6, 3, {{"a", "2,3", -2, 2, NO_GAP}, {"b", "2,3", -2, 2, NO_GAP},
+			  {"c", "2,3", -2, 2, NO_GAP}}, b_mean3},
+};
+
+static void test_legacy_broadcast(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof legacy_cases / sizeof legacy_cases[0]; i++)
+		check_case(&legacy_cases[i]);
 }
 
 /* --- kinks, against PyTorch ------------------------------------------------
@@ -1087,6 +1176,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_finite_differences),
+		cmocka_unit_test(test_legacy_broadcast),
 		cmocka_unit_test(test_kinks_follow_pytorch),
 		cmocka_unit_test(test_dropout_training),
 		cmocka_unit_test(test_float32_large),
