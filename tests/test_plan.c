@@ -577,7 +577,14 @@ static void test_max_memory(void **state)
 	assert_int_equal(run_rc(p, "x", &x, &err), SC_ENOMEM);
 	expect_msg(&err, "memory limit of 2.5 MiB exceeded: activation 'r' needs 1.0 MiB");
 	plan_free(p);
+	/* the first run peaks at 3 MiB (weights, y and r); the arena (y and
+	 * r) then comes while r's first-run buffer is still the output */
 	opt.max_memory = 3 * mib + mib / 2;
+	p = plan_with(m, &opt);
+	assert_int_equal(run_rc(p, "x", &x, &err), SC_ENOMEM);
+	expect_msg(&err, "memory limit of 3.5 MiB exceeded: the activation arena needs 2.0 MiB");
+	plan_free(p);
+	opt.max_memory = 4 * mib;
 	p = plan_with(m, &opt);
 	for (int round = 0; round < 3; round++)
 		assert_int_equal(run_rc(p, "x", &x, &err), SC_OK);

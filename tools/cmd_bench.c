@@ -187,6 +187,8 @@ static void print_report(const bench_job *job)
 	if (total > 0)
 		printf(", reuse saves %.0f%%", 100.0 * (1.0 - (double)arena / (double)total));
 	printf(")\n");
+	printf("plan_peak_bytes: %zu (%.1f MiB: weights, activations and kernel scratch)\n",
+	       plan_memory_peak(job->s.p), (double)plan_memory_peak(job->s.p) / 1048576.0);
 	printf("peak_rss_kib: %ld (%.1f MiB)\n", peak_kib, (double)peak_kib / 1024.0);
 	double flops = plan_flops(job->s.p);
 	printf("gflop: %.3f per run\n", flops * 1e-9);
