@@ -514,7 +514,11 @@ int plan_create(graph_model *m, const plan_options *opt, plan **out,
 	for (int i = 0; i < g->n_inits; i++)
 		p->mem_fixed += g->inits[i].tensor.nbytes;
 	mem_note_peak(p);
-	if ((rc = mem_check(p, 0, "the model's weights", err))) {
+	if (p->mem_limit && p->mem_fixed > p->mem_limit) {
+		rc = sc_fail(err, SC_ENOMEM, "the model's weights%s take %.1f MiB, "
+			     "above the memory limit of %.1f MiB",
+			     opt && opt->mem_outside ? " and the optimizer's state" : "",
+			     mib(p->mem_fixed), mib(p->mem_limit));
 		free(order);
 		plan_free(p);
 		return rc;

@@ -563,7 +563,7 @@ static void test_max_memory(void **state)
 	plan *p;
 	sc_error err = {0};
 	assert_int_equal(plan_create(m, &opt, &p, &err), SC_ENOMEM);
-	expect_msg(&err, "memory limit of 0.5 MiB exceeded: the model's weights");
+	expect_msg(&err, "the model's weights take 1.0 MiB, above the memory limit of 0.5 MiB");
 	opt.max_memory = 1 * mib;
 	opt.mem_outside = mib / 4;
 	memset(&err, 0, sizeof err);

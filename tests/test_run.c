@@ -775,6 +775,48 @@ static void test_bench(void **state)
 	expect_fail(2, NEEDLES("missing MODEL.onnx"), ARGS("bench", "--repeat", "3"));
 }
 
+/* --check-numerics names the first non-finite value and where it came
+ * from; --max-memory refuses before allocating; bench --sgemm. */
+static void test_run_numerics_and_memory(void **state)
+{
+	(void)state;
+	make_dir(RUN_DIR);
+	const char *model = RUN_DIR "/relu_add.onnx";
+	write_relu_add_model(model);
+	const float a[6] = {1, 2, 3e38f, 4, NAN, 6};
+	const float b[3] = {1, 2, 3e38f};
+	write_tensor(RUN_DIR "/na.pb", SC_FLOAT, 2, (const int64_t[]){2, 3}, a);
+	write_tensor(RUN_DIR "/nb.pb", SC_FLOAT, 1, (const int64_t[]){3}, b);
+	const float a2[6] = {1, 2, 3e38f, 4, 5, 6};
+	write_tensor(RUN_DIR "/na2.pb", SC_FLOAT, 2, (const int64_t[]){2, 3}, a2);
+	const char *out = RUN_DIR "/numerics_out";
+	/* unchecked, NaN and infinities are just values */
+	cli_result r = expect_run(0, NULL, ARGS("run", model, "--in", "a=" RUN_DIR "/na.pb",
+						"--in", "b=" RUN_DIR "/nb.pb", "--out", out));
+	cli_result_free(&r);
+	expect_fail(1, NEEDLES("input 'a' holds NaN at [1, 1]"),
+		    ARGS("run", model, "--in", "a=" RUN_DIR "/na.pb", "--in",
+			 "b=" RUN_DIR "/nb.pb", "--check-numerics", "--out", out));
+	/* 3e38 + 3e38 overflows in the Add, at [0, 2] */
+	expect_fail(1, NEEDLES("node 'Add' (Add) produced an infinity in output 's' at [0, 2]"),
+		    ARGS("run", model, "--in", "a=" RUN_DIR "/na2.pb", "--in",
+			 "b=" RUN_DIR "/nb.pb", "--check-numerics", "--out", out));
+	/* two [2, 3] floats of activations need more than 16 bytes */
+	expect_fail(1, NEEDLES("memory limit of 0.0 MiB exceeded", "activation"),
+		    ARGS("run", model, "--in", "a=" RUN_DIR "/na2.pb", "--in",
+			 "b=" RUN_DIR "/nb.pb", "--max-memory", "16", "--out", out));
+	r = expect_run(0, NULL, ARGS("run", model, "--in", "a=" RUN_DIR "/na2.pb", "--in",
+				     "b=" RUN_DIR "/nb.pb", "--max-memory", "1K", "--out", out));
+	cli_result_free(&r);
+	expect_fail(2, NEEDLES("--max-memory '12X'"),
+		    ARGS("run", model, "--in", "a=" RUN_DIR "/na2.pb", "--in",
+			 "b=" RUN_DIR "/nb.pb", "--max-memory", "12X", "--out", out));
+	r = expect_run(0, NULL, ARGS("bench", "--sgemm", "128", "--threads", "1",
+				     "--repeat", "2"));
+	assert_true(report_value(r.out, "sgemm_gflop_per_s") > 0);
+	cli_result_free(&r);
+}
+
 static void test_help(void **state)
 {
 	(void)state;
@@ -799,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_run_bad_png),
 		cmocka_unit_test(test_run_random_input),
 		cmocka_unit_test(test_bench),
+		cmocka_unit_test(test_run_numerics_and_memory),
 		cmocka_unit_test(test_run_bad_input),
 		cmocka_unit_test(test_run_relu_add),
 		cmocka_unit_test(test_run_grad),

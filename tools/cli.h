@@ -225,6 +225,16 @@ int cli_session_open_grad(cli_session *s, const char *path, int threads,
 
 void cli_session_close(cli_session *s);
 
+/* "1048576", "64K", "512M", "1.5G", "2T" (binary units; "MiB" and "MB"
+ * read the same) into bytes; SC_EINVAL naming flag otherwise. */
+int cli_parse_bytes(const char *flag, const char *text, size_t *out,
+		    sc_error *err);
+
+/* plan_options for `threads` from the command's --check-numerics and
+ * --max-memory, where its spec has them (run, bench). */
+int cli_plan_options(const cli_args *a, int threads, plan_options *opt,
+		     sc_error *err);
+
 /* Decodes a PNG file into a new owned float32 [1, C, H, W] tensor in [0, 1].
  * C is the image's own channel count, as libpng's simplified API reports
  * its format: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, where palette images
@@ -259,6 +269,8 @@ int cmd_train(int argc, char **argv);
 int cmd_linear(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* The shared behaviour of a command that is in the contract but not built
  * yet: its --help says so (exit 0), anything else says so on stderr (exit 1). */

@@ -34,6 +34,10 @@ static cli_opt bench_opts[] = {
 	{"warmup", 0, CLI_VALUE, "N", "untimed runs first (default 2)", 0, 0, 0, 0},
 	{"repeat", 0, CLI_VALUE, "N", "timed runs (default 10)", 0, 0, 0, 0},
 	{"seed", 0, CLI_VALUE, "N", "seed of the random inputs (default 1)", 0, 0, 0, 0},
+	{"check-numerics", 0, CLI_FLAG, NULL, "stop at the first node whose output holds a "
+	 "NaN or an infinity, and name it (a pass over every value)", 0, 0, 0, 0},
+	{"max-memory", 0, CLI_VALUE, "SIZE", "refuse to hold more than SIZE (e.g. 512M, 2G) "
+	 "of weights, activations and scratch", 0, 0, 0, 0},
 	{"sgemm", 0, CLI_VALUE, "N",
 	 "instead of a model, time oneDNN's sgemm on N x N matrices: the machine's "
 	 "float32 peak, for GFLOP/s ratios", 0, 0, 0, 0},

@@ -21,6 +21,10 @@ static cli_opt run_opts[] = {
 	 0, 0, 0, 0},
 	{"threads", 0, CLI_VALUE, "N", "OpenMP threads (default: all cores)", 0, 0, 0, 0},
 	{"seed", 0, CLI_VALUE, "N", "seed of random:SHAPE inputs (default 1)", 0, 0, 0, 0},
+	{"check-numerics", 0, CLI_FLAG, NULL, "stop at the first node whose output holds a "
+	 "NaN or an infinity, and name it (a pass over every value)", 0, 0, 0, 0},
+	{"max-memory", 0, CLI_VALUE, "SIZE", "refuse to hold more than SIZE (e.g. 512M, 2G) "
+	 "of weights, activations and scratch", 0, 0, 0, 0},
 	{"grad", 0, CLI_LIST, "NAME", "also write the gradient of output 0 (a scalar) "
 	 "with respect to NAME, a graph input or initializer, as grad_<k>.pb "
 	 "(repeat per name)", 0, 0, 0, 0},
