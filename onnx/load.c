@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include "../ops/op.h"
+#include "../runtime/fileio.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -21,6 +22,13 @@
 
 #define MAX_GRAPH_DEPTH 64    /* nested subgraphs */
 #define MAX_INLINE_DEPTH 32   /* nested function calls */
+#define MAX_DOMAINS 1024      /* distinct opset_import domains */
+/* What inlining may add to the IR: a function called twice by a function
+ * called twice ... expands exponentially, so the copies are charged
+ * against a budget tied to the file's size instead of to the call depth. */
+#define INLINE_BUDGET_MIN ((size_t)16 << 20)
+#define INLINE_BUDGET_PER_BYTE 4
+#define INLINE_NODE_COST 160  /* a graph_node and its arrays, roughly */
 
 /* --- a set of borrowed strings, for the names a subgraph defines --------- */
 
@@ -152,8 +160,15 @@ typedef struct load_ctx {
 	graph_model *m;
 	Onnx__FunctionProto **functions;
 	size_t n_functions;
+	int *fn_index;           /* open-addressing hash of functions by (domain, name) */
+	size_t fn_cap;
 	unsigned long n_inlined;
 	int inline_all;          /* ONNX_LOAD_INLINE_ALL */
+	/* > 0 while converting a function body: its protos are converted once
+	 * per call, so tensors are copied, never moved out of the proto */
+	int inlining;
+	size_t budget;           /* bytes inlining may still add */
+	size_t budget_total;     /* ... of this many in all */
 } load_ctx;
 
 static int convert_graph(load_ctx *c, Onnx__GraphProto *gp, graph *parent,
@@ -173,7 +188,10 @@ static int convert_type(const Onnx__TypeProto *tp, graph_type *t,
 		return SC_OK;
 	if (depth > MAX_GRAPH_DEPTH)
 		return sc_fail(err, SC_EINVAL, "value '%s': type nesting too deep", what);
-	if (tp->denotation && !(t->denotation = strdup(tp->denotation)))
+	/* "" (or a string that a NUL byte cuts to "") is no denotation,
+	 * as the saver writes it */
+	if (tp->denotation && *tp->denotation &&
+	    !(t->denotation = strdup(tp->denotation)))
 		return oom(err, what);
 	const Onnx__TypeProto *inner = NULL;
 	const Onnx__TensorShapeProto *shape = NULL;
@@ -263,6 +281,8 @@ static int apply_value_info(graph *g, int v, const Onnx__ValueInfoProto *vi,
 		graph_type_clear(&t);
 		return rc;
 	}
+	/* a type of kind NONE may still hold a denotation */
+	graph_type_clear(&g->values[v].type);
 	g->values[v].type = t;
 	return SC_OK;
 }
@@ -316,7 +336,7 @@ static int convert_attr(load_ctx *c, graph *g, graph_attr *a,
 				       node, a->name);
 		if (!(a->t = calloc(1, sizeof *a->t)))
 			return oom(err, node);
-		return onnx_tensor_from_proto(&c->io, ap->t, 1, a->t, err);
+		return onnx_tensor_from_proto(&c->io, ap->t, !c->inlining, a->t, err);
 	case ATTR_GRAPH:
 		if (!ap->g)
 			return sc_fail(err, SC_EINVAL,
@@ -353,7 +373,8 @@ static int convert_attr(load_ctx *c, graph *g, graph_attr *a,
 			return oom(err, node);
 		for (size_t i = 0; i < n; i++) {
 			a->n = (int)i;
-			int rc = onnx_tensor_from_proto(&c->io, ap->tensors[i], 1,
+			int rc = onnx_tensor_from_proto(&c->io, ap->tensors[i],
+							!c->inlining,
 							&a->tensors[i], err);
 			if (rc)
 				return rc;
@@ -408,16 +429,57 @@ static int convert_attr(load_ctx *c, graph *g, graph_attr *a,
 	return SC_OK;
 }
 
+static uint32_t fn_hash(const char *domain, const char *name)
+{
+	return str_hash(domain) * 31u ^ str_hash(name);
+}
+
+static int fn_matches(const Onnx__FunctionProto *f, const char *domain,
+		      const char *op)
+{
+	return f->name && strcmp(f->name, op) == 0 &&
+	       strcmp(f->domain ? f->domain : "", domain) == 0;
+}
+
+/* Hashes the model's functions by (domain, name), so that looking up every
+ * node's op is not a scan of every function (quadratic on hostile files).
+ * The first of two functions with the same key wins, as a scan would. */
+static int index_functions(load_ctx *c)
+{
+	if (!c->n_functions)
+		return 0;
+	size_t cap = 16;
+	while (cap < 2 * c->n_functions)
+		cap *= 2;
+	c->fn_index = malloc(cap * sizeof *c->fn_index);
+	if (!c->fn_index)
+		return -1;
+	for (size_t i = 0; i < cap; i++)
+		c->fn_index[i] = -1;
+	c->fn_cap = cap;
+	for (size_t i = 0; i < c->n_functions; i++) {
+		const Onnx__FunctionProto *f = c->functions[i];
+		const char *d = f->domain ? f->domain : "";
+		size_t h = fn_hash(d, f->name) & (cap - 1);
+		for (; c->fn_index[h] >= 0; h = (h + 1) & (cap - 1))
+			if (fn_matches(c->functions[c->fn_index[h]], d, f->name))
+				break;
+		if (c->fn_index[h] < 0)
+			c->fn_index[h] = (int)i;
+	}
+	return 0;
+}
+
 static const Onnx__FunctionProto *find_function(const load_ctx *c,
 						const char *domain,
 						const char *op)
 {
-	for (size_t i = 0; i < c->n_functions; i++) {
-		const Onnx__FunctionProto *f = c->functions[i];
-		if (f->name && strcmp(f->name, op) == 0 &&
-		    strcmp(f->domain ? f->domain : "", domain) == 0)
-			return f;
-	}
+	if (!c->fn_cap)
+		return NULL;
+	for (size_t h = fn_hash(domain, op) & (c->fn_cap - 1); c->fn_index[h] >= 0;
+	     h = (h + 1) & (c->fn_cap - 1))
+		if (fn_matches(c->functions[c->fn_index[h]], domain, op))
+			return c->functions[c->fn_index[h]];
 	return NULL;
 }
 
@@ -450,6 +512,28 @@ static void function_scope_free(scope *fs)
 	free((char *)fs->prefix);
 }
 
+/* Charges a node copied out of a function body, or a call expanded,
+ * against the budget: its serialized size (names, attributes, tensors and
+ * subgraphs) stands for what converting it allocates, plus the prefixed
+ * names.  Calls are charged too, so that empty bodies calling each other
+ * cannot spin for 2^32 calls. */
+static int charge_inlined(load_ctx *c, const Onnx__NodeProto *np,
+			  const scope *s, const char *label, sc_error *err)
+{
+	const scope *fs = enclosing_function(s);
+	size_t prefix = fs ? strlen(fs->prefix) : 0;
+	size_t cost = INLINE_NODE_COST + onnx__node_proto__get_packed_size(np) +
+		      (np->n_input + np->n_output + 1) * (prefix + sizeof(int));
+	if (cost > c->budget)
+		return sc_fail(err, SC_EINVAL,
+			       "node '%s': inlining the model's functions expands it "
+			       "past %zu bytes (%lu calls so far); functions that call "
+			       "each other repeatedly are refused",
+			       label, c->budget_total, c->n_inlined);
+	c->budget -= cost;
+	return SC_OK;
+}
+
 static int inline_call(load_ctx *c, graph *g, const Onnx__NodeProto *np,
 		       const Onnx__FunctionProto *fn, const scope *s,
 		       int depth, sc_error *err)
@@ -459,6 +543,9 @@ static int inline_call(load_ctx *c, graph *g, const Onnx__NodeProto *np,
 		return sc_fail(err, SC_EINVAL,
 			       "node '%s': function '%s' calls itself or nests deeper than %d",
 			       node, fn->name, MAX_INLINE_DEPTH);
+	int rc = charge_inlined(c, np, s, node, err);
+	if (rc)
+		return rc;
 	if (np->n_input > fn->n_input || np->n_output > fn->n_output)
 		return sc_fail(err, SC_EINVAL,
 			       "node '%s': calls function '%s' with %zu inputs and %zu outputs, it takes %zu and %zu",
@@ -467,10 +554,11 @@ static int inline_call(load_ctx *c, graph *g, const Onnx__NodeProto *np,
 	scope fs = {0};
 	fs.up = s;
 	fs.fn = fn;
-	int rc = SC_OK;
-	char prefix[256];
-	snprintf(prefix, sizeof prefix, "%s__inl%lu__", fn->name, ++c->n_inlined);
-	fs.prefix = strdup(prefix);
+	/* the whole function name, however long: a truncated one could give
+	 * two calls the same prefix */
+	char count[32];
+	snprintf(count, sizeof count, "__inl%lu__", ++c->n_inlined);
+	fs.prefix = concat(fn->name, count);
 	fs.actual_in = calloc(fn->n_input + 1, sizeof(char *));
 	fs.actual_out = calloc(fn->n_output + 1, sizeof(char *));
 	fs.attrs = calloc(np->n_attribute + 1, sizeof *fs.attrs);
@@ -500,8 +588,10 @@ static int inline_call(load_ctx *c, graph *g, const Onnx__NodeProto *np,
 		}
 		fs.attrs[fs.n_attrs++] = b;
 	}
+	c->inlining++;
 	for (size_t i = 0; i < fn->n_node && !rc; i++)
 		rc = convert_node(c, g, fn->node[i], &fs, depth + 1, err);
+	c->inlining--;
 out:
 	function_scope_free(&fs);
 	return rc;
@@ -525,6 +615,7 @@ static int value_for(graph *g, const scope *s, const char *name, sc_error *err,
 static int convert_node(load_ctx *c, graph *g, const Onnx__NodeProto *np,
 			const scope *s, int depth, sc_error *err)
 {
+	int rc = SC_OK;
 	if (!np->op_type || !*np->op_type)
 		return sc_fail(err, SC_EINVAL, "node '%s' has no op_type",
 			       np->name ? np->name : "");
@@ -539,11 +630,12 @@ static int convert_node(load_ctx *c, graph *g, const Onnx__NodeProto *np,
 		return inline_call(c, g, np, fn, s, depth, err);
 	if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2)
 		return sc_fail(err, SC_EINVAL, "node '%s': too many inputs", label);
+	if (c->inlining && (rc = charge_inlined(c, np, s, label, err)))
+		return rc;
 
 	int *ids = malloc((np->n_input + np->n_output + 1) * sizeof *ids);
 	if (!ids)
 		return oom(err, label);
-	int rc = SC_OK;
 	for (size_t i = 0; i < np->n_input && !rc; i++)
 		rc = value_for(g, s, np->input[i], err, &ids[i]);
 	for (size_t i = 0; i < np->n_output && !rc; i++)
@@ -613,13 +705,20 @@ static int collect_locals(const Onnx__GraphProto *gp, strset *set)
 	return 0;
 }
 
+/* Appends to an id array the loader alone fills; its capacity is the
+ * next power of two, so growing to n entries costs O(n), not O(n^2). */
 static int append_id(int **arr, int *n, int v)
 {
-	int *p = realloc(*arr, (size_t)(*n + 1) * sizeof *p);
-	if (!p)
+	if (*n == INT_MAX)
 		return -1;
-	p[(*n)++] = v;
-	*arr = p;
+	if ((*n & (*n - 1)) == 0) {
+		size_t cap = *n ? 2 * (size_t)*n : 1;
+		int *p = realloc(*arr, cap * sizeof *p);
+		if (!p)
+			return -1;
+		*arr = p;
+	}
+	(*arr)[(*n)++] = v;
 	return 0;
 }
 
@@ -684,7 +783,7 @@ static int convert_graph(load_ctx *c, Onnx__GraphProto *gp, graph *parent,
 		if ((rc = value_for(g, s, tp->name, err, &v)))
 			break;
 		sc_tensor t;
-		if ((rc = onnx_tensor_from_proto(&c->io, tp, 1, &t, err)))
+		if ((rc = onnx_tensor_from_proto(&c->io, tp, !c->inlining, &t, err)))
 			break;
 		if ((rc = graph_add_init(g, v, &t, err))) {
 			tensor_free(&t);
@@ -821,7 +920,7 @@ static int add_opset(graph_model *m, const char *domain, int64_t version)
 }
 
 static int convert_model(Onnx__ModelProto *mp, const onnx_ctx *io, int flags,
-			 graph_model **out, sc_error *err)
+			 size_t file_len, graph_model **out, sc_error *err)
 {
 	if (!mp->graph)
 		return sc_fail(err, SC_EINVAL, "the model has no graph");
@@ -868,16 +967,33 @@ static int convert_model(Onnx__ModelProto *mp, const onnx_ctx *io, int flags,
 		for (size_t j = 0; j < f->n_opset_import; j++) {
 			const Onnx__OperatorSetIdProto *o = f->opset_import[j];
 			const char *d = o->domain ? o->domain : "";
-			if (graph_model_opset(m, d) == 0 &&
-			    add_opset(m, d, o->has_version ? o->version : 1))
+			if (graph_model_opset(m, d) != 0)
+				continue;
+			if (m->n_opsets >= MAX_DOMAINS)
+				return sc_fail(err, SC_EINVAL,
+					       "function '%s': the model's functions import more than %d domains",
+					       f->name, MAX_DOMAINS);
+			if (add_opset(m, d, o->has_version ? o->version : 1))
 				return oom(err, "opset_import");
 		}
 	}
-	load_ctx c = {*io, m, mp->functions, mp->n_functions, 0,
-		      (flags & ONNX_LOAD_INLINE_ALL) != 0};
+	load_ctx c = {
+		.io = *io,
+		.m = m,
+		.functions = mp->functions,
+		.n_functions = mp->n_functions,
+		.inline_all = (flags & ONNX_LOAD_INLINE_ALL) != 0,
+		.budget = INLINE_BUDGET_MIN,
+	};
+	if (file_len <= (SIZE_MAX - c.budget) / INLINE_BUDGET_PER_BYTE)
+		c.budget += INLINE_BUDGET_PER_BYTE * file_len;
+	c.budget_total = c.budget;
+	if (index_functions(&c))
+		return oom(err, "functions");
 	int rc = convert_graph(&c, mp->graph, NULL, NULL, 0, &m->graph, err);
 	if (!rc)
 		rc = check_definitions(m, m->graph, err);
+	free(c.fn_index);
 	return rc;
 }
 
@@ -908,10 +1024,11 @@ int onnx_load_memory_flags(const void *buf, size_t len, const char *base_dir,
 			       label);
 	onnx_ctx io = {label, base_dir};
 	graph_model *m = NULL;
-	rc = convert_model(mp, &io, flags, &m, err);
+	rc = convert_model(mp, &io, flags, len, &m, err);
 	onnx__model_proto__free_unpacked(mp, NULL);
 	if (rc) {
 		graph_model_free(m);
+		onnx_error_one_line(err);
 		sc_error_prefix(err, "%s: ", label);
 		return rc;
 	}
@@ -927,6 +1044,11 @@ int onnx_load_file(const char *path, graph_model **out, sc_error *err)
 	int rc = onnx_map_file(path, &data, &len, err);
 	if (rc)
 		return rc;
+	/* never to be overwritten by this process (fileio.h) */
+	if ((rc = sc_input_register(path, err))) {
+		onnx_unmap_file(data, len);
+		return rc;
+	}
 	char *copy = strdup(path);
 	if (!copy) {
 		onnx_unmap_file(data, len);

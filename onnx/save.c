@@ -358,8 +358,10 @@ static int value_info_to_proto(saver *s, const graph *g, int v,
 		return oom(s, val->name);
 	p->name = borrow(val->name);
 	p->doc_string = borrow_opt(val->doc_string);
-	/* A type that says nothing is left out rather than written empty. */
-	if (val->type.kind != GRAPH_TYPE_NONE || val->type.denotation) {
+	/* A type that says nothing is left out rather than written empty
+	 * (an empty denotation is no denotation: borrow_opt drops it). */
+	if (val->type.kind != GRAPH_TYPE_NONE ||
+	    (val->type.denotation && *val->type.denotation)) {
 		int rc = type_to_proto(s, &val->type, val->name, 0, &p->type);
 		if (rc)
 			return rc;

@@ -7,6 +7,8 @@
  * costs nothing. */
 #include "internal.h"
 
+#include "../runtime/fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +26,15 @@
 static const char *tensor_label(const Onnx__TensorProto *p)
 {
 	return p->name && *p->name ? p->name : "<unnamed>";
+}
+
+void onnx_error_one_line(sc_error *err)
+{
+	if (!err)
+		return;
+	for (char *c = err->msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			*c = '?';
 }
 
 /* Moves a protobuf-c allocated array into t when its layout is already the
@@ -127,6 +138,11 @@ static int external_open(const onnx_ctx *ctx, const char *name,
 		return sc_fail(err, SC_EINVAL,
 			       "tensor '%s': external data file '%s' cannot be opened: %s",
 			       name, location, strerror(errno));
+	int rc = sc_input_register(real_file, err);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
 	*fd_out = fd;
 	return SC_OK;
 }
@@ -411,6 +427,7 @@ int onnx_tensor_load_memory(const void *buf, size_t len, const char *label,
 	onnx_ctx ctx = {label, NULL};
 	rc = onnx_tensor_from_proto(&ctx, p, 1, t, err);
 	if (rc) {
+		onnx_error_one_line(err);
 		sc_error_prefix(err, "%s: ", label);
 	} else if (name) {
 		*name = strdup(p->name ? p->name : "");
@@ -474,7 +491,9 @@ int onnx_tensor_load_file(const char *path, sc_tensor *t, char **name,
 	int rc = onnx_map_file(path, &data, &len, err);
 	if (rc)
 		return rc;
-	rc = onnx_tensor_load_memory(data, len, path, t, name, err);
+	rc = sc_input_register(path, err);
+	if (!rc)
+		rc = onnx_tensor_load_memory(data, len, path, t, name, err);
 	onnx_unmap_file(data, len);
 	return rc;
 }

@@ -62,11 +62,15 @@ int onnx_check_nesting(const void *buf, size_t len,
 				return SC_OK;
 			break;
 		case 1:
-			p += 8;
+		case 5: {
+			/* fixed64 and fixed32: stop at a field cut short rather
+			 * than form a pointer past the buffer */
+			size_t width = (tag & 7) == 1 ? 8 : 4;
+			if (width > (size_t)(stack[depth].end - p))
+				return SC_OK;
+			p += width;
 			break;
-		case 5:
-			p += 4;
-			break;
+		}
 		case 2: {
 			if (read_varint(&p, stack[depth].end, &v) ||
 			    v > (uint64_t)(stack[depth].end - p))

@@ -3,12 +3,14 @@
  *
  * Unary, Y has X's type and shape:
  *   Relu max(x,0), Sigmoid 1/(1+e^-x), Tanh, Sqrt, Exp, Log, Neg, Abs,
- *   Reciprocal 1/x, Floor, Ceil (6-17); LeakyRelu x<0 ? alpha*x : x, Elu,
- *   Selu, HardSigmoid (6-17); Softplus, Softsign, Not, Identity (1-17);
+ *   Reciprocal 1/x, Floor, Ceil (1-17); LeakyRelu x<0 ? alpha*x : x, Elu,
+ *   Selu, HardSigmoid (1-17), whose forms at opsets 1-5 (and Clip's) only
+ *   add consumed_inputs, which is ignored; Softplus, Softsign, Not,
+ *   Identity (1-17);
  *   Sin, Cos, Tan, Asin, Acos, Atan (7-17); Sinh, Cosh, Asinh, Acosh, Atanh,
  *   Erf, Sign, Shrink (9-17); ThresholdedRelu (10-17); Round (11-17);
  *   Celu (12-17); HardSwish (14-17).
- *   Clip min(max(x, min), max): bounds are attributes in 6-10, optional
+ *   Clip min(max(x, min), max): bounds are attributes in 1-10, optional
  *   scalar inputs in 11-17.
  *   Dropout (7-17): Y = X at inference; the optional mask is T in 7-9 and
  *   bool from 10; ratio and training_mode become inputs in 12.
@@ -39,6 +41,7 @@
 
 #include "elementwise_kernels.h"
 #include "infer_util.h"
+#include "../runtime/autodiff.h"
 
 static const op_attr_spec alpha_attrs[] = {
 	{"alpha", ATTR_FLOAT},
@@ -123,6 +126,35 @@ static const op_attr_spec legacy_bcast_attrs[] = {
 
 static const op_attr_spec consumed_attrs[] = {
 	{"consumed_inputs", ATTR_INTS},
+	{NULL, 0},
+};
+
+/* opsets 1-5 of the unary ops with attributes: opset 6's and
+ * consumed_inputs */
+static const op_attr_spec alpha1_attrs[] = {
+	{"alpha", ATTR_FLOAT},
+	{"consumed_inputs", ATTR_INTS},
+	{NULL, 0},
+};
+
+static const op_attr_spec alpha_beta1_attrs[] = {
+	{"alpha", ATTR_FLOAT},
+	{"beta", ATTR_FLOAT},
+	{"consumed_inputs", ATTR_INTS},
+	{NULL, 0},
+};
+
+static const op_attr_spec selu1_attrs[] = {
+	{"alpha", ATTR_FLOAT},
+	{"consumed_inputs", ATTR_INTS},
+	{"gamma", ATTR_FLOAT},
+	{NULL, 0},
+};
+
+static const op_attr_spec clip1_attrs[] = {
+	{"consumed_inputs", ATTR_INTS},
+	{"max", ATTR_FLOAT},
+	{"min", ATTR_FLOAT},
 	{NULL, 0},
 };
 
@@ -348,6 +380,27 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 	return infer_set_output(g, n, 0, &acc, err);
 }
 
+/* Abs below opset 6.  Abs-6's rule builds sign(x) with Cast (or Where,
+ * from 9), and Cast-1 names its type as a string, so here sign(x) dy comes
+ * from ReluGrad, which passes dy where its second input is positive:
+ * dx = ReluGrad(dy, x) - ReluGrad(dy, -x), 0 at x = 0 like sign. */
+static int legacy_abs_grad(grad_ctx *c, int node, const int *dy, int *dx,
+			   sc_error *err)
+{
+	if (dx[0] != -2)
+		return SC_OK;
+	int x = grad_fwd(c, node)->inputs[0], pos, neg, minus_x;
+	int in[2] = {dy[0], x};
+	if (grad_emit(c, "ReluGrad", "ai.supcon", 2, in, 1, &pos, err) < 0 ||
+	    (minus_x = grad_unary(c, "Neg", x, err)) < 0)
+		return err->code;
+	in[1] = minus_x;
+	if (grad_emit(c, "ReluGrad", "ai.supcon", 2, in, 1, &neg, err) < 0)
+		return err->code;
+	dx[0] = grad_binary(c, "Sub", pos, neg, err);
+	return dx[0] < 0 ? err->code : SC_OK;
+}
+
 #define MATH_KERNEL \
 	.prepare = ew_unary_prepare, .run = ew_unary_run, \
 	.release = ew_unary_release
@@ -390,6 +443,17 @@ static int variadic_infer(graph *g, const graph_node *n, int64_t opset,
 	{.domain = "", .name = nm, .since = from, .until = 17, \
 	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL, \
 	 .grad = ew_unary_grad, .grad_inputs = 1, .layout_caps = LAYOUT_SAME}
+/* Opsets 1-5 of the unary ops: opset 6 only dropped consumed_inputs,
+ * legacy optimisation information that ONNX says to ignore, so the same
+ * kernels and rules run them. */
+#define LEGACY_UNARY(nm) \
+	{.domain = "", .name = nm, .since = 1, .until = 5, \
+	 .attrs = consumed_attrs, .infer = infer_same_as_input, MATH_KERNEL, \
+	 .layout_caps = LAYOUT_SAME}
+#define LEGACY_UNARY_G(nm, spec, rule) \
+	{.domain = "", .name = nm, .since = 1, .until = 5, \
+	 .attrs = spec, .infer = infer_same_as_input, MATH_KERNEL, \
+	 .grad = rule, .grad_inputs = 1, .layout_caps = LAYOUT_SAME}
 /* ai.supcon backward kernels (elementwise_gradk.c) */
 #define ACT_GRAD(nm) \
 	{.domain = "ai.supcon", .name = nm, .since = 1, .until = 1, \
@@ -409,6 +473,25 @@ const op_def op_elementwise_defs[] = {
 	UNARY_G("Reciprocal", 6),
 	UNARY("Floor", 6),
 	UNARY("Ceil", 6),
+	LEGACY_UNARY_G("Relu", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Sigmoid", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Tanh", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Sqrt", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Exp", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Log", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Neg", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Abs", consumed_attrs, legacy_abs_grad),
+	LEGACY_UNARY_G("Reciprocal", consumed_attrs, ew_unary_grad),
+	LEGACY_UNARY("Floor"),
+	LEGACY_UNARY("Ceil"),
+	LEGACY_UNARY_G("LeakyRelu", alpha1_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Elu", alpha1_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("Selu", selu1_attrs, ew_unary_grad),
+	LEGACY_UNARY_G("HardSigmoid", alpha_beta1_attrs, ew_unary_grad),
+	{.domain = "", .name = "Clip", .since = 1, .until = 5,
+	 .attrs = clip1_attrs, .infer = clip_infer,
+	 .prepare = ew_clip_prepare, .run = ew_clip_run,
+	 .grad = ew_clip_grad, .grad_inputs = 1},
 	UNARY_G("Softplus", 1),
 	UNARY("Softsign", 1),
 	UNARY("Not", 1),

@@ -20,6 +20,7 @@ static const op_def *const op_tables[] = {
 	op_dnnl_grad_defs,
 	op_optim_defs,
 	op_supcon_defs,
+	op_scatter_defs,
 };
 
 #define N_TABLES ((int)(sizeof op_tables / sizeof op_tables[0]))

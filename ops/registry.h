@@ -28,6 +28,7 @@ extern const op_def op_autodiff_defs[];
 extern const op_def op_dnnl_grad_defs[];
 extern const op_def op_optim_defs[];
 extern const op_def op_supcon_defs[];
+extern const op_def op_scatter_defs[];
 
 /* Number of registered entries over all tables, and entry i of them
  * (0 <= i < count, NULL otherwise), in table order. */

@@ -21,6 +21,16 @@
  *   Gather               dx = GatherGrad(dy, x, indices)
  *   Expand               dx = SumToShape(dy, x)
  *   Tile                 dx = TileGrad(dy, x)
+ *   Scatter,             reduction none: d data = the same scatter of
+ *   ScatterElements,     zeros into dy, d updates = GatherElements (or
+ *   ScatterND            GatherND) of dy; reduction add: d data = dy, d
+ *                        updates the same gather; no rule for mul, max, min
+ *   GatherElements,      dx = ScatterElements (ScatterND) of dy into zeros
+ *   GatherND             of x's shape with reduction add; GatherND only
+ *                        with batch_dims 0
+ *   Where the model's opset predates one of these ops (GatherElements
+ *   below 11) or its reduction (below 16), the rules emit the ai.supcon
+ *   copy that ops/scatter.c registers.
  *
  * The kernels:
  *   ConcatGrad(dy, x_0, ..., x_n-1; axis) -> dx_0, ..., dx_n-1: dx_i has
@@ -45,6 +55,7 @@
 #include <string.h>
 
 #include "infer_util.h"
+#include "scatter.h"
 #include "shape_kernel.h"
 #include "../runtime/autodiff.h"
 
@@ -312,6 +323,162 @@ int shape_tile_grad(grad_ctx *c, int node, const int *dy, int *dx,
 	int in[2] = {dy[0], grad_fwd(c, node)->inputs[0]};
 	return grad_emit(c, "TileGrad", "ai.supcon", 2, in, 1, &dx[0], err) < 0 ?
 	       err->code : SC_OK;
+}
+
+/* --- the index ops ---------------------------------------------------------- */
+
+/* Zeros of dtype shaped like `like`: ConstantOfShape (opset 9+) of
+ * Shape(like).  Returns the new value or -1. */
+static int emit_zeros_like(grad_ctx *c, int like, int dtype, sc_error *err)
+{
+	int shape = grad_unary(c, "Shape", like, err), y;
+	if (shape < 0)
+		return -1;
+	int idx = grad_emit(c, "ConstantOfShape", "", 1, &shape, 1, &y, err);
+	if (idx < 0)
+		return -1;
+	graph_attr *a = graph_node_add_attr(&grad_graph(c)->nodes[idx], "value",
+					    ATTR_TENSOR, err);
+	if (!a)
+		return -1;
+	if (!(a->t = calloc(1, sizeof *a->t))) {
+		sc_fail(err, SC_ENOMEM, "out of memory");
+		return -1;
+	}
+	int64_t one[1] = {1};
+	/* tensor_alloc zeroes it: 0 in every numeric dtype */
+	if (tensor_alloc(a->t, dtype, 1, one, "autodiff zeros", err))
+		return -1;
+	return y;
+}
+
+/* The floating dtype of the first of v[0..n) that inference typed. */
+static int known_float_dtype(grad_ctx *c, const int *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i] >= 0 && tensor_dtype_is_float(grad_dtype(c, v[i])))
+			return grad_dtype(c, v[i]);
+	return 0;
+}
+
+/* The domain to emit `op` in: ONNX's at the model's opset when it has the
+ * op there, with the `reduction` attribute when `reduce` (opset 16), else
+ * the ai.supcon copy (ops/scatter.c). */
+static const char *index_op_domain(grad_ctx *c, const char *op, int reduce)
+{
+	int64_t opset = grad_opset(c);
+	if (op_find("", op, opset) && (!reduce || opset >= 16))
+		return "";
+	return "ai.supcon";
+}
+
+/* Emits op(in) with `axis` when has_axis and reduction=add when add. */
+static int emit_index_op(grad_ctx *c, const char *op, const char *domain,
+			 int n_in, const int *in, int has_axis, int64_t axis,
+			 int add, int *out, sc_error *err)
+{
+	int idx = grad_emit(c, op, domain, n_in, in, 1, out, err);
+	if (idx < 0 || (has_axis && add_int_attr(c, idx, "axis", axis, err)))
+		return err->code;
+	if (add) {
+		graph_attr *a = graph_node_add_attr(&grad_graph(c)->nodes[idx],
+						    "reduction", ATTR_STRING, err);
+		if (!a)
+			return err->code;
+		if (!(a->s.data = strdup("add")))
+			return sc_fail(err, SC_ENOMEM, "out of memory");
+		a->s.len = 3;
+	}
+	return SC_OK;
+}
+
+/* Scatter, ScatterElements, ScatterND.  With reduction none the output
+ * holds data except where updates were written:
+ *   d data    = the scatter of zeros (shaped like updates) into dy
+ *   d updates = the gather of dy at the indices (GatherElements along the
+ *               axis, or GatherND)
+ * With add, d data = dy and d updates is the same gather.  A position
+ * written twice with none keeps only its last update, yet each of them
+ * gets dy there, as torch.scatter's backward does (ONNX leaves that case
+ * undefined).  mul, max and min have no rule. */
+int shape_scatter_grad(grad_ctx *c, int node, const int *dy, int *dx,
+		       sc_error *err)
+{
+	const graph_node *n = grad_fwd(c, node);
+	const graph_attr *red = graph_node_attr(n, "reduction");
+	int add = 0;
+	if (red && red->type == ATTR_STRING && !(red->s.len == 4 &&
+						 !memcmp(red->s.data, "none", 4))) {
+		add = red->s.len == 3 && !memcmp(red->s.data, "add", 3);
+		if (!add)
+			return refuse(c, node, err, "no gradient rule for reduction '%.*s'",
+				      red->s.len > 16 ? 16 : (int)red->s.len,
+				      red->s.len ? red->s.data : "");
+	}
+	int nd = strcmp(n->op_type, "ScatterND") == 0;
+	int in[3] = {dy[0], n->inputs[1], n->inputs[2]};
+	int64_t axis = infer_attr_int(n, "axis", 0);
+	int data = n->inputs[0], up = n->inputs[2];
+	if (dx[0] == -2 && add) {
+		dx[0] = dy[0];
+	} else if (dx[0] == -2) {
+		int v[3] = {data, up, dy[0]};
+		int dtype = known_float_dtype(c, v, 3);
+		if (!dtype)
+			return refuse(c, node, err,
+				      "the floating-point type of data and updates is not known");
+		if ((in[2] = emit_zeros_like(c, up, dtype, err)) < 0)
+			return err->code;
+		/* Scatter (9-10) is ScatterElements under its old name */
+		const char *op = nd ? "ScatterND" :
+				 grad_opset(c) < 11 ? "Scatter" : "ScatterElements";
+		int rc = emit_index_op(c, op, index_op_domain(c, op, 0), 3, in, !nd,
+				       axis, 0, &dx[0], err);
+		if (rc)
+			return rc;
+	}
+	if (dx[2] == -2) {
+		const char *op = nd ? "GatherND" : "GatherElements";
+		return emit_index_op(c, op, index_op_domain(c, op, 0), 2, in, !nd,
+				     axis, 0, &dx[2], err);
+	}
+	return SC_OK;
+}
+
+/* GatherElements and GatherND: dy added into zeros of data's shape at the
+ * indices it was read from (a scatter with reduction add, so indices read
+ * twice accumulate). */
+static int gather_index_grad(grad_ctx *c, int node, const int *dy, int *dx,
+			     const char *scatter, int has_axis, sc_error *err)
+{
+	if (dx[0] != -2)
+		return SC_OK;
+	const graph_node *n = grad_fwd(c, node);
+	int data = n->inputs[0], ix = n->inputs[1];
+	int64_t axis = infer_attr_int(n, "axis", 0);
+	int v[2] = {data, dy[0]};
+	int dtype = known_float_dtype(c, v, 2);
+	if (!dtype)
+		return refuse(c, node, err, "the floating-point type of data is not known");
+	int in[3] = {-1, ix, dy[0]};
+	if ((in[0] = emit_zeros_like(c, data, dtype, err)) < 0)
+		return err->code;
+	return emit_index_op(c, scatter, index_op_domain(c, scatter, 1), 3, in,
+			     has_axis, axis, 1, &dx[0], err);
+}
+
+int shape_gather_elements_grad(grad_ctx *c, int node, const int *dy, int *dx,
+			       sc_error *err)
+{
+	return gather_index_grad(c, node, dy, dx, "ScatterElements", 1, err);
+}
+
+int shape_gathernd_grad(grad_ctx *c, int node, const int *dy, int *dx,
+			sc_error *err)
+{
+	if (dx[0] == -2 && infer_attr_int(grad_fwd(c, node), "batch_dims", 0) != 0)
+		return refuse(c, node, err, "no gradient rule for batch_dims other than 0");
+	return gather_index_grad(c, node, dy, dx, "ScatterND", 0, err);
 }
 
 /* --- shape inference of the kernels ------------------------------------------ */

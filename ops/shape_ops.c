@@ -38,13 +38,15 @@
  * kernels are in shape_layout.c, shape_join.c, shape_index.c and
  * shape_make.c over the strided copy of shape_view.c (see shape_kernel.h).
  * Gradient rules of Flatten, Reshape, Transpose, Concat, Split, Slice,
- * Squeeze, Unsqueeze, Gather, Expand and Tile, and the ai.supcon backward
- * kernels ConcatGrad, SplitGrad, SliceGrad, GatherGrad and TileGrad that
- * they emit, are in shape_grad.c. */
+ * Squeeze, Unsqueeze, Gather, GatherElements, Expand and Tile, and the
+ * ai.supcon backward kernels ConcatGrad, SplitGrad, SliceGrad, GatherGrad
+ * and TileGrad that they emit, are in shape_grad.c (GatherElements' rule
+ * is declared in scatter.h, with the scatter family's). */
 #include <math.h>
 #include <string.h>
 
 #include "infer_util.h"
+#include "scatter.h"
 #include "shape_kernel.h"
 
 static const op_attr_spec axis_attrs[] = {
@@ -1077,7 +1079,8 @@ const op_def op_shape_defs[] = {
 	 .grad = shape_gather_grad, .grad_inputs = 1},
 	{.domain = "", .name = "GatherElements", .since = 11, .until = 17,
 	 .attrs = axis_attrs, .infer = gather_elements_infer,
-	 .prepare = shape_gather_elements_prepare, .run = shape_gather_elements_run},
+	 .prepare = shape_gather_elements_prepare, .run = shape_gather_elements_run,
+	 .grad = shape_gather_elements_grad, .grad_inputs = 1},
 	{.domain = "", .name = "Expand", .since = 8, .until = 17,
 	 .attrs = NULL, .infer = expand_infer,
 	 .prepare = shape_expand_prepare, .run = shape_run_view,

@@ -159,6 +159,9 @@ static int read_entry(rbuf *r, ckpt_entry *e, const char *path, sc_error *err)
 	uint32_t len, dtype, rank;
 	if (get_u32(r, &len) || len > r->left || len > 4096)
 		return corrupt(path, "bad name length", err);
+	/* a NUL inside would cut the name short and alias another entry */
+	if (memchr(r->p, 0, len))
+		return corrupt(path, "NUL byte in a tensor name", err);
 	if (!(e->name = malloc(len + 1)))
 		return sc_fail(err, SC_ENOMEM, "%s: out of memory", path);
 	get(r, e->name, len);
@@ -225,6 +228,11 @@ int ckpt_read(const char *path, ckpt **out, sc_error *err)
 	}
 	if (get_u64(&r, &meta_len) || meta_len > r.left) {
 		rc = corrupt(path, "bad metadata length", err);
+		goto fail;
+	}
+	/* the metadata is text handed on as a C string */
+	if (memchr(r.p, 0, meta_len)) {
+		rc = corrupt(path, "NUL byte in the metadata", err);
 		goto fail;
 	}
 	if (!(c->meta = malloc(meta_len + 1))) {

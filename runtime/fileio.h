@@ -32,6 +32,29 @@ void sc_atomic_abort(sc_atomic_file *a);
 int sc_write_file_atomic(const char *path, const void *buf, size_t len,
 			 sc_error *err);
 
+/* --- inputs are never overwritten -----------------------------------------
+ *
+ * Readers of user files (onnx_load_file, onnx_tensor_load_file, external
+ * data, the dataset readers) register each file they open as an input of
+ * this process.  sc_atomic_open() and sc_atomic_commit() refuse a target
+ * that is the same file (same st_dev and st_ino, following symlinks: the
+ * path itself, a hard link or a symlink to it) as a registered input, with
+ * SC_EINVAL naming both paths, so that `supcon export -o model.onnx` or
+ * `supcon run --in x=out/output_0.pb --out out` fails instead of
+ * destroying what it read.  Thread-safe. */
+
+/* Records path as an input.  A path that cannot be stat'ed is ignored (its
+ * reader reports that).  SC_ENOMEM is the only failure. */
+int sc_input_register(const char *path, sc_error *err);
+
+/* SC_EINVAL when path (following symlinks) is a registered input; SC_OK
+ * when it is not, or does not exist. */
+int sc_input_check(const char *path, sc_error *err);
+
+/* Forgets every registered input (for tests, and for long-lived callers
+ * that know they are done with their inputs). */
+void sc_input_forget_all(void);
+
 /* Reads a whole regular file of at most max_len bytes into a malloc'd
  * buffer with a NUL after the end (for text).  SC_EINVAL when missing or
  * too large, SC_EIO on a read error. */

@@ -33,7 +33,10 @@ supcon     a small conv net with a projector whose two views' features go
            temperature 0.1, base_temperature 0.07), exported as standard
            ONNX ops at each --opset and once more with a symbolic batch
            (run on a different batch size).  Checked: the loss and the
-           gradient of every parameter and of the input x.
+           gradient of every parameter and of the input x.  The
+           self-contrast mask is 1 - eye, or with --self-mask scatter
+           SupContrast's own torch.scatter(ones, 1, arange(N).view(-1, 1), 0),
+           which exports as Scatter (opsets 9-10) or ScatterElements.
 
 Initializers are matched to the module by name: torch.onnx keeps the
 state_dict keys when it does not fold constants.  The check fails loudly
@@ -53,7 +56,7 @@ python3-onnx):
     grad_torch_check.py --supcon BIN --work DIR [--threads 2] [-v] [--keep]
         resnet18 [--opset 15 --opset 12] [--batch 4] [--size 64]
     grad_torch_check.py --supcon BIN --work DIR [--threads 2]
-        supcon [--opset 13 --opset 17]
+        supcon [--opset 13 --opset 17] [--self-mask eye|scatter]
 
 Prints one summary line per graph and one line per failing tensor (every
 tensor with -v); exits 1 if anything fails, 2 on bad usage.  The ResNet's
@@ -400,10 +403,12 @@ def cmd_resnet18(args, fails):
 
 # --- SupCon loss in plain PyTorch -----------------------------------------------
 
-def supcon_loss(features, labels, temperature=0.1, base_temperature=0.07):
-    """SupContrast's losses.py (SupConLoss, contrast_mode 'all'), with the
-    self-contrast mask written as 1 - eye: torch.scatter exports as
-    ScatterElements, which supcon does not run yet."""
+def supcon_loss(features, labels, temperature=0.1, base_temperature=0.07,
+                self_mask="eye"):
+    """SupContrast's losses.py (SupConLoss, contrast_mode 'all').  The
+    self-contrast mask is SupContrast's own torch.scatter with
+    self_mask="scatter" (exported as Scatter at opsets 9-10 and
+    ScatterElements from 11), and 1 - eye with self_mask="eye"."""
     batch_size = features.shape[0]
     labels = labels.contiguous().view(-1, 1)
     mask = torch.eq(labels, labels.T).float()
@@ -416,7 +421,12 @@ def supcon_loss(features, labels, temperature=0.1, base_temperature=0.07):
     logits_max, _ = torch.max(anchor_dot_contrast, dim=1, keepdim=True)
     logits = anchor_dot_contrast - logits_max.detach()
     mask = mask.repeat(anchor_count, contrast_count)
-    logits_mask = 1 - torch.eye(batch_size * anchor_count, dtype=mask.dtype)
+    if self_mask == "scatter":
+        logits_mask = torch.scatter(
+            torch.ones_like(mask), 1,
+            torch.arange(batch_size * anchor_count).view(-1, 1), 0)
+    else:
+        logits_mask = 1 - torch.eye(batch_size * anchor_count, dtype=mask.dtype)
     mask = mask * logits_mask
     exp_logits = torch.exp(logits) * logits_mask
     log_prob = logits - torch.log(exp_logits.sum(1, keepdim=True))
@@ -429,8 +439,9 @@ class SupConNet(torch.nn.Module):
     """Encoder and projector; x holds the two views of B images, stacked
     as SupContrast's training loop does ([2B, 3, 8, 8])."""
 
-    def __init__(self):
+    def __init__(self, self_mask="eye"):
         super().__init__()
+        self.self_mask = self_mask
         self.encoder = torch.nn.Sequential(
             torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
@@ -442,7 +453,7 @@ class SupConNet(torch.nn.Module):
         z = F.normalize(self.head(self.encoder(x)), dim=1)
         f1, f2 = torch.split(z, [bsz, bsz], dim=0)
         features = torch.cat([f1.unsqueeze(1), f2.unsqueeze(1)], dim=1)
-        return supcon_loss(features, labels)
+        return supcon_loss(features, labels, self_mask=self.self_mask)
 
 
 def check_supcon_graph(args, net, tag, path, x, labels, fails):
@@ -476,17 +487,26 @@ def check_supcon_graph(args, net, tag, path, x, labels, fails):
           flush=True)
 
 
+# The op torch.onnx writes for torch.scatter at an opset.
+def scatter_op(opset):
+    return "Scatter" if opset < 11 else "ScatterElements"
+
+
 def cmd_supcon(args, fails):
     torch.manual_seed(0)
-    net = SupConNet()
+    net = SupConNet(args.self_mask)
     gen = torch.Generator().manual_seed(2)
     # label 2 once per view: every anchor still has its other view
     labels = torch.tensor([0, 1, 2, 0, 1, 1])
     x = torch.randn(2 * len(labels), 3, 8, 8, generator=gen)
-    variants = [(op, False) for op in (args.opset or [13, 17])] + [(17, True)]
+    opsets = args.opset or [13, 17]
+    variants = [(op, False) for op in opsets] + [(max(opsets), True)]
+    scatter = args.self_mask == "scatter"
     for opset, dynamic in variants:
-        tag = f"supcon opset {opset}" + (" symbolic batch" if dynamic else "")
-        work = os.path.join(args.work, f"supcon_op{opset}" + ("_dyn" if dynamic else ""))
+        tag = (f"supcon{' scatter mask' if scatter else ''} opset {opset}"
+               + (" symbolic batch" if dynamic else ""))
+        work = os.path.join(args.work, f"supcon{'_scatter' if scatter else ''}_op{opset}"
+                            + ("_dyn" if dynamic else ""))
         os.makedirs(work, exist_ok=True)
         path = os.path.join(work, "model.onnx")
         axes = {"x": {0: "N2"}, "labels": {0: "N"}} if dynamic else None
@@ -499,6 +519,10 @@ def cmd_supcon(args, fails):
                 raise RuntimeError(f"{tag}: the export holds non-standard ops")
             if not {"MatMul", "ReduceMax", "Exp", "Log", "ReduceL2"} <= ops:
                 raise RuntimeError(f"{tag}: unexpected export, ops {sorted(ops)}")
+            # the variant is only worth running if the mask is a scatter
+            if scatter and scatter_op(opset) not in ops:
+                raise RuntimeError(f"{tag}: the export holds no {scatter_op(opset)}, "
+                                   f"ops {sorted(ops)}")
             if dynamic:
                 # another batch than the export's, through the symbolic dims
                 lab = torch.tensor([3, 0, 3, 1, 0])
@@ -527,6 +551,9 @@ def main():
     s = sub.add_parser("supcon")
     s.add_argument("--opset", type=int, action="append")
     s.add_argument("--grad-rtol", type=float, default=1e-4)
+    s.add_argument("--self-mask", choices=["eye", "scatter"], default="eye",
+                   help="the self-contrast mask: 1 - eye (default) or "
+                        "SupContrast's torch.scatter")
     args = ap.parse_args()
     if not os.access(args.supcon, os.X_OK):
         ap.error(f"--supcon {args.supcon}: not an executable")

@@ -3,7 +3,7 @@
  * In process: the shared option parser (tools/cli_util.c, linked into this
  * test by tests/cmake/cli.cmake) and the JSON string writer.  As a user:
  * help, unknown commands and flags, exit codes, one-line errors, the
- * commands that are not built yet, and `supcon info --json` on a model made
+ * usage of embed and sweep, and `supcon info --json` on a model made
  * here whose exact JSON is known (escaped names, symbolic and unknown dims,
  * an input that is an initializer, a custom domain, mixed dtypes). */
 #include <stdarg.h>
@@ -203,25 +203,61 @@ static void test_help_and_usage_errors(void **state)
 	cli_result_free((r = expect_run(2, "directory", dir), &r));
 }
 
-static void test_not_implemented(void **state)
+/* Every command of the contract is built: embed and sweep (issue #6)
+ * were the last; their help and their usage errors. */
+static void test_embed_and_sweep_usage(void **state)
 {
 	(void)state;
-	static const char *const cmds[] = {"embed"};
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-		const char *const help[] = {cmds[i], "--help", NULL};
-		const char *const use[] = {cmds[i], "m.onnx", "--out", "d", NULL};
-		cli_result r = expect_run(0, NULL, help);
-		char usage[64];
-		snprintf(usage, sizeof usage, "usage: supcon %s ", cmds[i]);
-		assert_non_null(strstr(r.out, usage));
-		assert_non_null(strstr(r.out, "not implemented yet"));
-		cli_result_free(&r);
-		r = expect_run(1, "not implemented yet", use);
-		char prefix[64];
-		snprintf(prefix, sizeof prefix, "supcon %s: ", cmds[i]);
-		assert_int_equal(strncmp(r.err, prefix, strlen(prefix)), 0);
-		cli_result_free(&r);
-	}
+	const char *const top[] = {"--help", NULL};
+	cli_result r = expect_run(0, NULL, top);
+	assert_null(strstr(r.out, "not implemented"));
+	assert_non_null(strstr(r.out, "  embed "));
+	assert_non_null(strstr(r.out, "  sweep "));
+	cli_result_free(&r);
+
+	const char *const eh[] = {"embed", "--help", NULL};
+	r = expect_run(0, NULL, eh);
+	assert_non_null(strstr(r.out, "usage: supcon embed MODEL.onnx|RUNDIR"));
+	for (const char *o = "--layer encoder|projector\0--method tsne|pca\0"
+			     "--perplexity P\0--limit N\0--seed S\0--width W\0"
+			     "--split test|train\0"; *o; o += strlen(o) + 1)
+		if (!strstr(r.out, o))
+			fail_msg("embed --help does not list %s", o);
+	cli_result_free(&r);
+	const char *const sh[] = {"sweep", "--help", NULL};
+	r = expect_run(0, NULL, sh);
+	assert_non_null(strstr(r.out, "usage: supcon sweep"));
+	for (const char *o = "--grid article\0--optimizer LIST\0--schedule LIST\0"
+			     "--aug LIST\0--out DIR\0--width N\0--limit N\0"
+			     "--label-noise P\0--linear-epochs N\0"; *o; o += strlen(o) + 1)
+		if (!strstr(r.out, o))
+			fail_msg("sweep --help does not list %s", o);
+	cli_result_free(&r);
+
+	const char *const none[] = {"embed", "-o", CLI_DIR "/x.png", NULL};
+	const char *const noout[] = {"embed", CLI_DIR, NULL};
+	const char *const layer[] = {"embed", CLI_DIR, "--layer", "head", "-o",
+		CLI_DIR "/x.png", NULL};
+	const char *const method[] = {"embed", CLI_DIR, "--method", "umap", "-o",
+		CLI_DIR "/x.png", NULL};
+	const char *const perp[] = {"embed", CLI_DIR, "--perplexity", "0", "-o",
+		CLI_DIR "/x.png", NULL};
+	const char *const notrun[] = {"embed", CLI_DIR, "-o", CLI_DIR "/x.png", NULL};
+	const char *const nofile[] = {"embed", CLI_DIR "/none.onnx", "-o",
+		CLI_DIR "/x.png", NULL};
+	cli_result_free((r = expect_run(2, "missing MODEL.onnx or RUNDIR", none), &r));
+	cli_result_free((r = expect_run(2, "-o FILE.png", noout), &r));
+	cli_result_free((r = expect_run(2, "--layer", layer), &r));
+	cli_result_free((r = expect_run(2, "--method", method), &r));
+	cli_result_free((r = expect_run(2, "--perplexity", perp), &r));
+	cli_result_free((r = expect_run(2, "not a run directory", notrun), &r));
+	cli_result_free((r = expect_run(2, "none.onnx", nofile), &r));
+	const char *const grid[] = {"sweep", "--grid", "big", NULL};
+	const char *const ce[] = {"sweep", "--ce", "sgd,const", NULL};
+	const char *const pos[] = {"sweep", "extra", NULL};
+	cli_result_free((r = expect_run(2, "--grid", grid), &r));
+	cli_result_free((r = expect_run(2, "--ce", ce), &r));
+	cli_result_free((r = expect_run(2, "extra", pos), &r));
 }
 
 static void test_demo_usage(void **state)
@@ -429,7 +465,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors_and_help),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_help_and_usage_errors),
-		cmocka_unit_test(test_not_implemented),
+		cmocka_unit_test(test_embed_and_sweep_usage),
 		cmocka_unit_test(test_demo_usage),
 		cmocka_unit_test(test_info_known_model),
 		cmocka_unit_test(test_closed_stdout),

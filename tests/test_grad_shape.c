@@ -1,7 +1,9 @@
 /* test_grad_shape.c: gradients of the shape ops (Flatten, Reshape,
  * Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Expand,
- * Tile) against central finite differences in double precision, and the
- * ai.supcon backward kernels they emit, on their own.
+ * Tile, Scatter, ScatterElements, ScatterND, GatherElements, GatherND)
+ * against central finite differences in double precision, the ops the
+ * index rules emit at each opset, and the ai.supcon backward kernels, on
+ * their own.
  *
  * Each case builds f(inputs) at a given opset (the attribute and input
  * forms of Slice, Split, Squeeze and Unsqueeze differ), appends the scalar
@@ -464,6 +466,101 @@ static void b_unbind_cat(graph *g)
 	add(g, "Transpose", "tr", "t", "f");
 }
 
+/* scatters of b (updates) into a (data); the indices avoid repeats where
+ * the reduction is none, since which update then wins is unspecified */
+static void scatter_elements(graph *g, const char *op, const char *shape,
+			     const int64_t *ix, int64_t axis, const char *red)
+{
+	init_i64(g, "ix", shape, ix);
+	graph_node *n = add(g, op, "op", "a,ix,b", "f");
+	attr_int(n, "axis", axis);
+	if (red)
+		attr_str(n, "reduction", red);
+}
+
+static void b_scatter_axis1(graph *g)
+{
+	int64_t ix[6] = {0, -1, 2, 3, 1, -4};
+	scatter_elements(g, "ScatterElements", "2,3", ix, 1, NULL);
+}
+
+static void b_scatter_axis0(graph *g)
+{
+	int64_t ix[4] = {2, 0, -3, 1};
+	scatter_elements(g, "ScatterElements", "2,2", ix, 0, "none");
+}
+
+static void b_scatter_add_last(graph *g)
+{
+	int64_t ix[6] = {1, 1, -1, 0, 2, 0};
+	scatter_elements(g, "ScatterElements", "2,3", ix, -1, "add");
+}
+
+static void b_scatter9_axis1(graph *g)
+{
+	int64_t ix[6] = {0, -1, 2, 3, 1, -4};
+	scatter_elements(g, "Scatter", "2,3", ix, 1, NULL);
+}
+
+static void b_scatter9_axis0(graph *g)
+{
+	int64_t ix[4] = {2, 0, -3, 1};
+	scatter_elements(g, "Scatter", "2,2", ix, 0, NULL);
+}
+
+/* SupContrast's self-mask, torch.scatter(ones, 1, arange(N).view(-1, 1),
+ * 0), applied to a: the diagonal is cut out and b takes its place */
+static void b_scatter_diagonal(graph *g)
+{
+	int64_t ix[3] = {0, 1, 2};
+	init_i64(g, "ix", "3,1", ix);
+	attr_int(add(g, "ScatterElements", "mask", "a,ix,b", "s"), "axis", 1);
+	add(g, "Mul", "m", "s,a", "f");
+}
+
+static void b_scatter_nd_rows(graph *g)
+{
+	int64_t ix[2] = {-1, 1};
+	init_i64(g, "ix", "2,1", ix);
+	add(g, "ScatterND", "op", "a,ix,b", "f");
+}
+
+static void b_scatter_nd_add(graph *g)
+{
+	int64_t ix[6] = {0, 1, 0, 1, -1, 0};
+	init_i64(g, "ix", "3,2", ix);
+	attr_str(add(g, "ScatterND", "op", "a,ix,b", "f"), "reduction", "add");
+}
+
+/* torch.gather's export; repeated indices add up */
+static void b_gather_elements(graph *g)
+{
+	int64_t ix[6] = {0, -1, 0, 2, 2, -3};
+	init_i64(g, "ix", "2,3", ix);
+	attr_int(add(g, "GatherElements", "op", "a,ix", "f"), "axis", 1);
+}
+
+static void b_gather_elements_axis0(graph *g)
+{
+	int64_t ix[4] = {1, -1, 1, 0};
+	init_i64(g, "ix", "2,2", ix);
+	add(g, "GatherElements", "op", "a,ix", "f");
+}
+
+static void b_gather_nd(graph *g)
+{
+	int64_t ix[6] = {1, -1, 1, -1, 0, 2};
+	init_i64(g, "ix", "3,2", ix);
+	add(g, "GatherND", "op", "a,ix", "f");
+}
+
+static void b_gather_nd_rows(graph *g)
+{
+	int64_t ix[3] = {2, -1, 0};
+	init_i64(g, "ix", "3,1", ix);
+	add(g, "GatherND", "op", "a,ix", "f");
+}
+
 #define A1(s) 1, {"a"}, {s}
 #define A2(s, t) 2, {"a", "b"}, {s, t}
 
@@ -513,6 +610,21 @@ static const gcase cases[] = {
 	{"unshaped: Expand", 13, A1("3,1"), b_expand, 0, "SumToShape", 1},
 	{"unshaped: Tile", 13, A1("2,3"), b_tile, 0, "TileGrad", 1},
 	{"unshaped: Flatten axis 2", 13, A1("2,3,4"), b_flatten2, 0, "Reshape", 1},
+	{"ScatterElements axis 1", 13, A2("3,4", "2,3"), b_scatter_axis1, 1, "GatherElements", 0},
+	{"ScatterElements axis 0 (opset 16)", 16, A2("3,2", "2,2"), b_scatter_axis0, 0, "ScatterElements", 0},
+	{"ScatterElements add, axis -1", 16, A2("2,3", "2,3"), b_scatter_add_last, 1, "GatherElements", 0},
+	{"Scatter axis 1 (opset 10)", 10, A2("3,4", "2,3"), b_scatter9_axis1, 1, "GatherElements", 0},
+	{"Scatter axis 0 (opset 9)", 9, A2("3,2", "2,2"), b_scatter9_axis0, 0, "Scatter", 0},
+	{"ScatterElements diagonal mask", 13, A2("3,3", "3,1"), b_scatter_diagonal, 0, "GatherElements", 0},
+	{"ScatterND rows", 13, A2("4,3", "2,3"), b_scatter_nd_rows, 1, "GatherND", 0},
+	{"ScatterND add, repeated", 16, A2("3,2,2", "3,2"), b_scatter_nd_add, 1, "GatherND", 0},
+	{"GatherElements axis 1, repeated", 13, A1("2,4"), b_gather_elements, 1, "ScatterElements", 0},
+	{"GatherElements axis 0 (opset 16)", 16, A1("3,2"), b_gather_elements_axis0, 0, "ScatterElements", 0},
+	{"GatherND, repeated (opset 13)", 13, A1("3,4"), b_gather_nd, 1, "ScatterND", 0},
+	{"GatherND rows (opset 16)", 16, A1("3,2,2"), b_gather_nd_rows, 0, "ScatterND", 0},
+	{"unshaped: ScatterElements axis 1", 13, A2("3,4", "2,3"), b_scatter_axis1, 0, "GatherElements", 1},
+	{"unshaped: ScatterND rows", 13, A2("4,3", "2,3"), b_scatter_nd_rows, 0, "GatherND", 1},
+	{"unshaped: GatherND", 13, A1("3,4"), b_gather_nd, 0, "ScatterND", 1},
 };
 
 static void test_gradients_match_finite_differences(void **state)
@@ -539,6 +651,121 @@ static void test_reshape_family_below_opset_5(void **state)
 	assert_int_equal(autodiff_build(m, NULL, 1, x, grads, &err), SC_EUNSUPPORTED);
 	assert_non_null(strstr(err.msg, "'flat'"));
 	assert_non_null(strstr(err.msg, "opset 5"));
+	graph_model_free(m);
+}
+
+/* The domain of the first backward node (from index `from`) running op,
+ * or NULL when there is none. */
+static const char *emitted_domain(const graph *g, int from, const char *op)
+{
+	for (int i = from; i < g->n_nodes; i++)
+		if (!strcmp(g->nodes[i].op_type, op))
+			return g->nodes[i].domain ? g->nodes[i].domain : "";
+	return NULL;
+}
+
+/* d f / d wrt of f = op(a, ix[, b]) at opset, op in `domain` ("" or
+ * ai.supcon); returns autodiff's status and the model (which the caller
+ * frees). */
+static int differentiate(int64_t opset, const char *domain, const char *op,
+			 const char *red, const char *wrt, graph_model **out,
+			 int *n_fwd, sc_error *err)
+{
+	graph_model *m = model(opset);
+	graph *g = m->graph;
+	input(g, "a", SC_FLOAT, "3,4");
+	input(g, "b", SC_FLOAT, "3,1");
+	int64_t ix[3] = {1, 0, 2};
+	init_i64(g, "ix", "3,1", ix);
+	int gather = !strncmp(op, "Gather", 6);
+	graph_node *n = add(g, op, "op", gather ? "a,ix" : "a,ix,b", "f");
+	if (red)
+		attr_str(n, "reduction", red);
+	if (*domain) {
+		free(n->domain);
+		n->domain = strdup(domain);
+		add_opset(m, domain, 1);
+	}
+	add(g, "ReduceSum", "loss", "f", "L");
+	attr_int(&g->nodes[g->n_nodes - 1], "keepdims", 0);
+	output(g, "L");
+	*n_fwd = g->n_nodes;
+	*out = m;
+	int grads[2];
+	const char *names[2] = {"a", wrt};
+	return autodiff_build(m, "L", wrt ? 2 : 1, names, grads, err);
+}
+
+/* The standard op where the model's opset has it (with its reduction),
+ * the ai.supcon copy otherwise; and no rule for mul, max and min. */
+static void test_scatter_rules_pick_ops(void **state)
+{
+	(void)state;
+	struct {
+		int64_t opset;
+		const char *op, *wrt, *emits, *domain;
+	} cases[] = {
+		{10, "Scatter", "b", "GatherElements", "ai.supcon"},
+		{10, "Scatter", "b", "Scatter", ""},
+		{11, "ScatterElements", "b", "GatherElements", ""},
+		{11, "ScatterElements", "b", "ScatterElements", ""},
+		{13, "ScatterND", "b", "GatherND", ""},
+		{13, "GatherND", NULL, "ScatterND", "ai.supcon"},
+		{13, "GatherElements", NULL, "ScatterElements", "ai.supcon"},
+		{16, "GatherElements", NULL, "ScatterElements", ""},
+		{16, "GatherND", NULL, "ScatterND", ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		graph_model *m;
+		int n_fwd;
+		sc_error err = {0};
+		if (differentiate(cases[i].opset, "", cases[i].op, NULL, cases[i].wrt,
+				  &m, &n_fwd, &err))
+			fail_msg("%s: %s", cases[i].op, err.msg);
+		const char *dom = emitted_domain(m->graph, n_fwd, cases[i].emits);
+		if (!dom || strcmp(dom, cases[i].domain))
+			fail_msg("%s at opset %lld: %s emitted in '%s', expected '%s'",
+				 cases[i].op, (long long)cases[i].opset, cases[i].emits,
+				 dom ? dom : "(none)", cases[i].domain);
+		assert_int_equal(graph_validate(m, &err), SC_OK);
+		graph_model_free(m);
+	}
+	/* max is opset 18's, where the loss's ReduceSum is missing; the
+	 * ai.supcon copy has it at any opset */
+	struct {
+		int64_t opset;
+		const char *domain, *red;
+	} refused[] = {{16, "", "mul"}, {13, "ai.supcon", "max"}};
+	for (int i = 0; i < 2; i++) {
+		graph_model *m;
+		int n_fwd;
+		sc_error err = {0};
+		assert_int_equal(differentiate(refused[i].opset, refused[i].domain,
+					       "ScatterElements", refused[i].red, "b",
+					       &m, &n_fwd, &err), SC_EUNSUPPORTED);
+		char want[96];
+		snprintf(want, sizeof want,
+			 "node 'op' (ScatterElements): no gradient rule for reduction '%s'",
+			 refused[i].red);
+		if (!strstr(err.msg, want))
+			fail_msg("'%s' lacks '%s'", err.msg, want);
+		graph_model_free(m);
+	}
+	/* GatherND's rule covers batch_dims 0 only */
+	graph_model *m = model(13);
+	graph *g = m->graph;
+	input(g, "a", SC_FLOAT, "2,3");
+	int64_t ix[2] = {1, 0};
+	init_i64(g, "ix", "2,1", ix);
+	attr_int(add(g, "GatherND", "op", "a,ix", "f"), "batch_dims", 1);
+	add(g, "ReduceSum", "loss", "f", "L");
+	attr_int(&g->nodes[g->n_nodes - 1], "keepdims", 0);
+	output(g, "L");
+	const char *x[] = {"a"};
+	int grads[1];
+	sc_error err = {0};
+	assert_int_equal(autodiff_build(m, "L", 1, x, grads, &err), SC_EUNSUPPORTED);
+	assert_non_null(strstr(err.msg, "no gradient rule for batch_dims other than 0"));
 	graph_model_free(m);
 }
 
@@ -706,6 +933,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gradients_match_finite_differences),
 		cmocka_unit_test(test_reshape_family_below_opset_5),
+		cmocka_unit_test(test_scatter_rules_pick_ops),
 		cmocka_unit_test(test_gather_grad_kernel),
 		cmocka_unit_test(test_split_grad_kernel),
 		cmocka_unit_test(test_slice_grad_kernel),

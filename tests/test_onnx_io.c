@@ -367,6 +367,11 @@ static void test_external_data(void **state)
 	assert_int_equal(symlink(SUPCON_TEST_WORK "/ext_outside/secret.bin",
 				 SUPCON_TEST_WORK "/ext/link.bin"), 0);
 	assert_int_equal(symlink("weights.bin", SUPCON_TEST_WORK "/ext/inside.bin"), 0);
+	/* folders reached through symlinks: one leaving, one staying inside */
+	assert_int_equal(symlink(SUPCON_TEST_WORK "/ext_outside",
+				 SUPCON_TEST_WORK "/ext/outdir"), 0);
+	assert_int_equal(symlink("../ext_outside", SUPCON_TEST_WORK "/ext/updir"), 0);
+	assert_int_equal(symlink("sub", SUPCON_TEST_WORK "/ext/subdir"), 0);
 
 	char path[512];
 	snprintf(path, sizeof path, "%s/model.onnx", dir);
@@ -393,6 +398,12 @@ static void test_external_data(void **state)
 	assert_memory_equal(m->graph->inits[0].tensor.data, data + 2, 16);
 	graph_model_free(m);
 
+	/* and so is a folder symlink that stays inside */
+	write_external_model(path, "subdir/w.bin", "0", "16");
+	assert_int_equal(onnx_load_file(path, &m, &err), SC_OK);
+	assert_memory_equal(m->graph->inits[0].tensor.data, data + 1, 16);
+	graph_model_free(m);
+
 	struct {
 		const char *location, *offset, *length, *expect;
 	} bad[] = {
@@ -400,6 +411,10 @@ static void test_external_data(void **state)
 		{"../ext_outside/secret.bin", "0", "16", "'..'"},
 		{"sub/../../ext_outside/secret.bin", "0", "16", "'..'"},
 		{"link.bin", "0", "16", "outside the model folder"},
+		{"outdir/secret.bin", "0", "16", "outside the model folder"},
+		{"updir/secret.bin", "0", "16", "outside the model folder"},
+		{"sub/../updir/secret.bin", "0", "16", "'..'"},
+		{"./outdir/secret.bin", "0", "16", "outside the model folder"},
 		{"weights.bin", "16", "16", "past the end"},
 		{"weights.bin", "100", "16", "past the end"},
 		{"weights.bin", "0", "20", "does not match"},
@@ -634,6 +649,112 @@ static void test_function_inlining(void **state)
 	free(outs[0]);
 }
 
+/* local.AddC(x) = x + Constant([1, 2, 3, 4]), called twice: each call gets
+ * its own copy of the constant.  (The loader used to move the tensor out
+ * of the function's proto on the first call, so the second call found 0
+ * bytes of raw_data and the model was refused.) */
+static void test_function_constant_called_twice(void **state)
+{
+	(void)state;
+	float cv[4] = {1, 2, 3, 4};
+	Onnx__TensorProto t = ONNX__TENSOR_PROTO__INIT;
+	int64_t dims[1] = {4};
+	t.name = "cv";
+	t.has_data_type = 1;
+	t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+	t.n_dims = 1;
+	t.dims = dims;
+	t.has_raw_data = 1;
+	t.raw_data.data = (uint8_t *)cv;
+	t.raw_data.len = sizeof cv;
+	Onnx__AttributeProto value = ONNX__ATTRIBUTE_PROTO__INIT;
+	value.name = "value";
+	value.has_type = 1;
+	value.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+	value.t = &t;
+	Onnx__NodeProto *body[2] = {
+		node("Constant", "", NULL, NULL, "c", &value),
+		node("Add", "", "x", "c", "y", NULL),
+	};
+	body[0]->n_input = 0;
+	char *fin[] = {"x"}, *fout[] = {"y"};
+	Onnx__FunctionProto fn = ONNX__FUNCTION_PROTO__INIT;
+	fn.name = "AddC";
+	fn.domain = "local";
+	fn.n_input = 1;
+	fn.input = fin;
+	fn.n_output = 1;
+	fn.output = fout;
+	fn.n_node = 2;
+	fn.node = body;
+	Onnx__NodeProto *calls[2] = {
+		node("AddC", "local", "in", NULL, "mid", NULL),
+		node("AddC", "local", "mid", NULL, "out", NULL),
+	};
+	Onnx__ValueInfoProto *ins[] = {vinfo("in")}, *outs[] = {vinfo("out")};
+	Onnx__GraphProto g = ONNX__GRAPH_PROTO__INIT;
+	g.name = "main";
+	g.n_node = 2;
+	g.node = calls;
+	g.n_input = 1;
+	g.input = ins;
+	g.n_output = 1;
+	g.output = outs;
+	Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+	op.domain = "";
+	op.has_version = 1;
+	op.version = 17;
+	Onnx__OperatorSetIdProto local = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+	local.domain = "local";
+	local.has_version = 1;
+	local.version = 1;
+	Onnx__OperatorSetIdProto *ops[] = {&op, &local};
+	Onnx__FunctionProto *fns[] = {&fn};
+	Onnx__ModelProto m = ONNX__MODEL_PROTO__INIT;
+	m.has_ir_version = 1;
+	m.ir_version = 8;
+	m.n_opset_import = 2;
+	m.opset_import = ops;
+	m.graph = &g;
+	m.n_functions = 1;
+	m.functions = fns;
+
+	size_t len = onnx__model_proto__get_packed_size(&m);
+	void *buf = malloc(len);
+	onnx__model_proto__pack(&m, buf);
+	graph_model *gm;
+	sc_error err = {0};
+	if (onnx_load_memory(buf, len, NULL, "addc.onnx", &gm, &err) != SC_OK)
+		fail_msg("%s", err.msg);
+	/* two Constants, each holding the four values */
+	int constants = 0;
+	for (int i = 0; i < gm->graph->n_nodes; i++) {
+		const graph_node *n = &gm->graph->nodes[i];
+		if (strcmp(n->op_type, "Constant") != 0)
+			continue;
+		const graph_attr *a = graph_node_attr(n, "value");
+		assert_non_null(a);
+		assert_non_null(a->t);
+		assert_int_equal(a->t->nbytes, sizeof cv);
+		assert_memory_equal(a->t->data, cv, sizeof cv);
+		constants++;
+	}
+	assert_int_equal(constants, 2);
+	assert_int_equal(gm->graph->n_nodes, 4);
+	graph_model_free(gm);
+	/* the caller's bytes are untouched, so loading again works too */
+	assert_int_equal(onnx_load_memory(buf, len, NULL, "addc.onnx", &gm, &err), SC_OK);
+	graph_model_free(gm);
+	free(buf);
+	for (int i = 0; i < 2; i++) {
+		body[i]->n_attribute = 0;   /* &value is on the stack */
+		free_node(body[i]);
+		free_node(calls[i]);
+	}
+	free(ins[0]);
+	free(outs[0]);
+}
+
 /* A subgraph reading a value of the enclosing graph gets VALUE_OUTER; one
  * reading a name nobody defines is refused with the node named. */
 static void test_outer_scope(void **state)
@@ -784,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_bad_tensors),
 		cmocka_unit_test(test_external_data),
 		cmocka_unit_test(test_function_inlining),
+		cmocka_unit_test(test_function_constant_called_twice),
 		cmocka_unit_test(test_outer_scope),
 		cmocka_unit_test(test_half_conversions),
 		cmocka_unit_test(test_native_function_kept),

@@ -8,8 +8,10 @@
  * product, three-way Where, variadic folds), integer wrap-around and
  * division by zero, saturating and correctly rounded casts, Clip bounds,
  * training Dropout against numpy's seed-0 draws, the broadcast/axis
- * attributes of opset 6, re-preparing when shapes change, and Trilu and
- * CumSum in every mode.  Expected
+ * attributes of opset 6, re-preparing when shapes change, Trilu and
+ * CumSum in every mode, and the opset 1-5 forms of the unary ops (with
+ * the consumed_inputs they ignore) forward and through autodiff, against
+ * central differences in double.  Expected
  * values come from naive loops over full multi-indices written here in
  * double, or from constants worked out by hand. */
 #include <setjmp.h>
@@ -27,6 +29,7 @@
 #include "model_builder.h"
 #include "op_harness.h"
 #include "ops/broadcast.h"
+#include "runtime/autodiff.h"
 
 /* --- tensors -------------------------------------------------------------- */
 
@@ -842,6 +845,180 @@ static void test_cumsum(void **state)
 	tensor_free(&axis);
 }
 
+/* --- opsets 1-5 of the unary ops ------------------------------------------- */
+
+/* The legacy forms under test, their attributes and where x is drawn:
+ * away from 0 for Log, Sqrt and Reciprocal, and from the kinks for the
+ * gradients (|x| >= 0.1, off Clip's and HardSigmoid's bounds). */
+typedef struct legacy_op {
+	const char *op;
+	float alpha, beta;    /* LeakyRelu, Elu, Selu (alpha, gamma), HardSigmoid, Clip (min, max) */
+	int n_attrs;
+	int positive;
+	int has_grad;
+} legacy_op;
+
+static const legacy_op legacy_ops[] = {
+	{"Relu", 0, 0, 0, 0, 1},
+	{"Sigmoid", 0, 0, 0, 0, 1},
+	{"Tanh", 0, 0, 0, 0, 1},
+	{"Sqrt", 0, 0, 0, 1, 1},
+	{"Exp", 0, 0, 0, 0, 1},
+	{"Log", 0, 0, 0, 1, 1},
+	{"Neg", 0, 0, 0, 0, 1},
+	{"Abs", 0, 0, 0, 0, 1},
+	{"Reciprocal", 0, 0, 0, 0, 1},
+	{"Floor", 0, 0, 0, 0, 0},
+	{"Ceil", 0, 0, 0, 0, 0},
+	{"LeakyRelu", 0.2f, 0, 1, 0, 1},
+	{"Elu", 0.5f, 0, 1, 0, 1},
+	{"Selu", 1.5f, 1.25f, 2, 0, 1},
+	{"HardSigmoid", 0.25f, 0.5f, 2, 0, 1},
+	{"Clip", -1.5f, 1.75f, 2, 0, 1},
+};
+
+static double legacy_ref(const legacy_op *l, double x)
+{
+	double a = l->alpha, b = l->beta;
+	const char *op = l->op;
+	if (!strcmp(op, "Relu")) return x > 0 ? x : 0;
+	if (!strcmp(op, "Neg")) return -x;
+	if (!strcmp(op, "Abs")) return fabs(x);
+	if (!strcmp(op, "Reciprocal")) return 1 / x;
+	if (!strcmp(op, "Floor")) return floor(x);
+	if (!strcmp(op, "Ceil")) return ceil(x);
+	if (!strcmp(op, "LeakyRelu")) return x < 0 ? a * x : x;
+	if (!strcmp(op, "Elu")) return x < 0 ? a * (exp(x) - 1) : x;
+	if (!strcmp(op, "Selu")) return b * (x < 0 ? a * (exp(x) - 1) : x);
+	if (!strcmp(op, "HardSigmoid")) return fmax(0, fmin(1, a * x + b));
+	if (!strcmp(op, "Clip")) return fmin(fmax(x, a), b);
+	return ref_unary(op, x);
+}
+
+/* The node of l at opset, with consumed_inputs and its attributes. */
+static void legacy_attrs(graph_node *n, const legacy_op *l)
+{
+	attr_ints(n, "consumed_inputs", 1, 0);
+	static const char *const names[][2] = {
+		{"alpha", NULL}, {"alpha", "gamma"}, {"alpha", "beta"}, {"min", "max"},
+	};
+	int set = !strcmp(l->op, "Selu") ? 1 : !strcmp(l->op, "HardSigmoid") ? 2 :
+		  !strcmp(l->op, "Clip") ? 3 : 0;
+	if (l->n_attrs >= 1)
+		attr_float(n, names[set][0], l->alpha);
+	if (l->n_attrs >= 2)
+		attr_float(n, names[set][1], l->beta);
+}
+
+/* x in [lo, hi] with |x| >= 0.1 and off the kinks at the bounds of Clip
+ * and HardSigmoid (x = -2, 2, -1.5, 1.75). */
+static double legacy_draw(const legacy_op *l, int64_t i)
+{
+	double x = l->positive ? 0.2 + 0.37 * (double)(i % 8) :
+		   -2.6 + 0.45 * (double)(i % 12);
+	return fabs(x) < 0.1 ? x + 0.2 : x;
+}
+
+static void test_legacy_unary_forward(void **state)
+{
+	(void)state;
+	int64_t dims[2] = {3, 4};
+	for (size_t k = 0; k < sizeof legacy_ops / sizeof legacy_ops[0]; k++) {
+		const legacy_op *l = &legacy_ops[k];
+		for (int64_t opset = 1; opset <= 5; opset += 4) {
+			sc_tensor x = make(SC_FLOAT, 2, dims);
+			double want[12];
+			for (int64_t i = 0; i < 12; i++) {
+				((float *)x.data)[i] = (float)legacy_draw(l, i);
+				want[i] = legacy_ref(l, ((float *)x.data)[i]);
+			}
+			const sc_tensor *ins[1] = {&x};
+			one_node o;
+			legacy_attrs(one_begin(&o, opset, l->op, 1, ins, 1), l);
+			one_run_ok(&o);
+			expect_close(one_out(&o, 0), want, 1e-6, 1e-7, l->op);
+			one_end(&o);
+			tensor_free(&x);
+		}
+	}
+	/* opset 6 dropped the attribute */
+	int64_t one[1] = {1};
+	sc_tensor x = make(SC_FLOAT, 1, one);
+	const sc_tensor *ins[1] = {&x};
+	one_node o;
+	attr_ints(one_begin(&o, 6, "Relu", 1, ins, 1), "consumed_inputs", 1, 0);
+	sc_error err = {0};
+	assert_int_equal(one_run(&o, &err), SC_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown attribute 'consumed_inputs' for Relu at opset 6"));
+	one_end(&o);
+	tensor_free(&x);
+}
+
+/* L = sum(op(x) * R) at opset 1, differentiated by autodiff and by
+ * central differences in double. */
+static void check_legacy_gradient(const legacy_op *l, int64_t opset)
+{
+	graph_model *m = model(opset);
+	graph *g = m->graph;
+	input(g, "x", SC_DOUBLE, "3,4");
+	int64_t dims[2] = {3, 4};
+	double r[12], xv[12];
+	for (int i = 0; i < 12; i++) {
+		r[i] = 0.25 * (double)((i * 5) % 7) - 0.75;
+		xv[i] = legacy_draw(l, i);
+	}
+	init_tensor(g, "R", SC_DOUBLE, 2, dims, r);
+	legacy_attrs(add(g, l->op, "op", "x", "f"), l);
+	add(g, "Mul", "weigh", "f,R", "fr");
+	attr_int(add(g, "ReduceSum", "loss", "fr", "L"), "keepdims", 0);
+	output(g, "L");
+	const char *wrt[1] = {"x"};
+	int grads[1];
+	sc_error err = {0};
+	if (autodiff_build(m, "L", 1, wrt, grads, &err))
+		fail_msg("%s (opset %lld): autodiff: %s", l->op, (long long)opset, err.msg);
+	plan *p = make_plan(m, 0);
+	const char *gname = g->values[grads[0]].name;
+	int gi = -1;
+	for (int o = 0; o < plan_output_count(p); o++)
+		if (!strcmp(plan_output_name(p, o), gname))
+			gi = o;
+	assert_true(gi >= 0);
+	sc_tensor x = make(SC_DOUBLE, 2, dims);
+	memcpy(x.data, xv, sizeof xv);
+	const char *names[1] = {"x"};
+	const sc_tensor *ins[1] = {&x};
+	if (plan_run(p, 1, names, ins, &err))
+		fail_msg("%s: run: %s", l->op, err.msg);
+	double analytic[12];
+	memcpy(analytic, plan_output(p, gi)->data, sizeof analytic);
+	double *px = x.data, h = 1e-6;
+	for (int i = 0; i < 12; i++) {
+		double keep = px[i], up, down;
+		px[i] = keep + h;
+		assert_int_equal(plan_run(p, 1, names, ins, &err), SC_OK);
+		up = *(const double *)plan_output(p, 0)->data;
+		px[i] = keep - h;
+		assert_int_equal(plan_run(p, 1, names, ins, &err), SC_OK);
+		down = *(const double *)plan_output(p, 0)->data;
+		px[i] = keep;
+		expect_near(analytic[i], (up - down) / (2 * h), 1e-6, 1e-7, l->op, i);
+	}
+	tensor_free(&x);
+	plan_free(p);
+	graph_model_free(m);
+}
+
+static void test_legacy_unary_gradients(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < sizeof legacy_ops / sizeof legacy_ops[0]; k++)
+		if (legacy_ops[k].has_grad) {
+			check_legacy_gradient(&legacy_ops[k], 1);
+			check_legacy_gradient(&legacy_ops[k], 5);
+		}
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -888,6 +1065,8 @@ int main(void)
 		cmocka_unit_test(test_reprepare),
 		cmocka_unit_test(test_trilu),
 		cmocka_unit_test(test_cumsum),
+		cmocka_unit_test(test_legacy_unary_forward),
+		cmocka_unit_test(test_legacy_unary_gradients),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

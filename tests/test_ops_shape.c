@@ -4,8 +4,11 @@
  * (int8, float16, double, strings), Slice with negative steps and clamped
  * bounds, Pad's reflect/edge/negative pads and its opset-2 attribute form,
  * Split and Squeeze/Unsqueeze in both attribute and input forms, Gather's
- * negative int32 indices and out-of-range errors, and value inputs that
- * change between runs (which must re-prepare).
+ * negative int32 indices and out-of-range errors, value inputs that
+ * change between runs (which must re-prepare), and the scatter family
+ * (ScatterElements and Scatter on every axis with each reduction and
+ * dtype class, ScatterND with tuples of 1 to rank elements, GatherND with
+ * batch_dims, and the errors of each).
  *
  * Every expectation is either a naive index loop written here or a value
  * worked out by hand (or with numpy, as noted). */
@@ -15,6 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -864,6 +868,486 @@ static void test_constant_forms(void **state)
 	finish(&r);
 }
 
+/* --- Scatter, ScatterElements, ScatterND, GatherND ---------------------------- */
+
+enum { R_NONE, R_ADD, R_MUL, R_MAX, R_MIN };
+static const char *const red_names[] = {"none", "add", "mul", "max", "min"};
+
+static float combine_ref(int red, float a, float u)
+{
+	switch (red) {
+	case R_ADD: return a + u;
+	case R_MUL: return a * u;
+	case R_MAX: return u > a ? u : a;
+	case R_MIN: return u < a ? u : a;
+	default: return u;
+	}
+}
+
+static int64_t product(int rank, const int64_t *dims)
+{
+	int64_t p = 1;
+	for (int d = 0; d < rank; d++)
+		p *= dims[d];
+	return p;
+}
+
+/* The row-major offset of coord in dims. */
+static int64_t offset_of(int rank, const int64_t *dims, const int64_t *coord)
+{
+	int64_t off = 0;
+	for (int d = 0; d < rank; d++)
+		off = off * dims[d] + coord[d];
+	return off;
+}
+
+/* ScatterElements by its definition: each position of indices as a full
+ * coordinate, the axis coordinate replaced by the (wrapped) index. */
+static void naive_scatter_elements(const sc_tensor *x, const int64_t *ix,
+				   const int64_t *idims, const float *up,
+				   int axis, int red, float *y)
+{
+	int r = x->rank;
+	memcpy(y, x->data, x->nbytes);
+	for (int64_t t = 0; t < product(r, idims); t++) {
+		int64_t coord[SC_MAX_RANK], rem = t;
+		for (int d = r - 1; d >= 0; d--) {
+			coord[d] = rem % idims[d];
+			rem /= idims[d];
+		}
+		coord[axis] = ix[t] < 0 ? ix[t] + x->dims[axis] : ix[t];
+		int64_t off = offset_of(r, x->dims, coord);
+		y[off] = combine_ref(red, y[off], up[t]);
+	}
+}
+
+/* ScatterND by its definition: tuple t names the first k coordinates, the
+ * slice of the remaining axes takes updates[t, ...]. */
+static void naive_scatter_nd(const sc_tensor *x, const int64_t *ix,
+			     int64_t tuples, int k, const float *up, int red,
+			     float *y)
+{
+	memcpy(y, x->data, x->nbytes);
+	int64_t slice = product(x->rank - k, x->dims + k);
+	for (int64_t t = 0; t < tuples; t++) {
+		int64_t coord[SC_MAX_RANK] = {0};
+		for (int j = 0; j < k; j++) {
+			int64_t v = ix[t * k + j];
+			coord[j] = v < 0 ? v + x->dims[j] : v;
+		}
+		int64_t base = offset_of(x->rank, x->dims, coord);
+		for (int64_t s = 0; s < slice; s++)
+			y[base + s] = combine_ref(red, y[base + s], up[t * slice + s]);
+	}
+}
+
+/* Floats that are exact in float32 sums and products. */
+static sc_tensor quarters_f32(int rank, const int64_t *dims, int start)
+{
+	sc_tensor t = make(SC_FLOAT, rank, dims, NULL);
+	for (int64_t i = 0; i < t.numel; i++)
+		((float *)t.data)[i] = (float)((start + i * 7) % 13 - 6) * 0.25f;
+	return t;
+}
+
+/* One scatter node at opset over float data; checks every reduction the
+ * opset has against the reference. */
+static void check_scatter_elements(int64_t opset, const char *op, int axis,
+				   int rank, const int64_t *xdims,
+				   const int64_t *idims, const int64_t *iv)
+{
+	int n_red = opset >= 18 ? 5 : opset >= 16 ? 3 : 1;
+	for (int red = 0; red < n_red; red++) {
+		graph_model *m = model(opset);
+		graph_node *n = add(m->graph, op, "s", "x,i,u", "y");
+		attr_int(n, "axis", axis);
+		if (opset >= 16)
+			attr_str(n, "reduction", red_names[red]);
+		int dt[] = {SC_FLOAT, SC_INT64, SC_FLOAT};
+		runner r = start(m, "x,i,u", "y", dt);
+		sc_tensor x = quarters_f32(rank, xdims, 1);
+		sc_tensor ix = make(SC_INT64, rank, idims, iv);
+		sc_tensor up = quarters_f32(rank, idims, 5);
+		const char *nm[] = {"x", "i", "u"};
+		const sc_tensor *in[] = {&x, &ix, &up};
+		run_ok(&r, 3, nm, in);
+		float want[64];
+		assert_true(x.numel <= 64);
+		naive_scatter_elements(&x, iv, idims, up.data,
+				       axis < 0 ? axis + rank : axis, red, want);
+		const sc_tensor *y = plan_output(r.p, 0);
+		assert_int_equal(y->rank, rank);
+		for (int d = 0; d < rank; d++)
+			assert_int_equal(y->dims[d], xdims[d]);
+		expect_f32(y, (int)x.numel, want);
+		tensor_free(&x);
+		tensor_free(&ix);
+		tensor_free(&up);
+		finish(&r);
+	}
+}
+
+static void test_scatter_elements_axes_and_reductions(void **state)
+{
+	(void)state;
+	/* axis 1: indices longer than data along the axis, repeated and
+	 * negative; shorter along axis 0 */
+	const int64_t xd[] = {3, 4}, id1[] = {2, 5};
+	const int64_t iv1[] = {0, -1, 2, 0, 3, -4, 1, 1, -2, 2};
+	check_scatter_elements(18, "ScatterElements", 1, 2, xd, id1, iv1);
+	check_scatter_elements(16, "ScatterElements", -1, 2, xd, id1, iv1);
+	check_scatter_elements(11, "ScatterElements", 1, 2, xd, id1, iv1);
+	check_scatter_elements(10, "Scatter", 1, 2, xd, id1, iv1);
+	/* axis 0 on rank 3 */
+	const int64_t xd3[] = {3, 2, 2}, id3[] = {4, 1, 2};
+	const int64_t iv3[] = {2, -3, 0, 0, -1, 1, 2, 2};
+	check_scatter_elements(18, "ScatterElements", 0, 3, xd3, id3, iv3);
+	check_scatter_elements(9, "Scatter", -3, 3, xd3, id3, iv3);
+}
+
+/* Integer reductions wrap, float16 rounds once, NaN wins max, strings and
+ * bools copy with 'none' and refuse arithmetic. */
+static void test_scatter_elements_dtypes(void **state)
+{
+	(void)state;
+	const int64_t d2[] = {2}, d3[] = {3};
+	const int64_t iv[] = {0, 1, 0};
+	sc_tensor ix = make(SC_INT64, 1, d3, iv);
+	const char *nm[] = {"x", "i", "u"};
+	struct {
+		int dtype;
+		const char *red;
+		const void *x, *u, *want;
+	} cases[] = {
+		/* INT32_MAX + 1 + 2 wraps; -5 + 7 */
+		{SC_INT32, "add", (const int32_t[]){INT32_MAX, -5},
+		 (const int32_t[]){1, 7, 2}, (const int32_t[]){INT32_MIN + 2, 2}},
+		/* 200 * 2 * 3 = 1200 = 176 (mod 256); 3 * 255 = 253 (mod 256) */
+		{SC_UINT8, "mul", (const uint8_t[]){200, 3},
+		 (const uint8_t[]){2, 255, 3}, (const uint8_t[]){176, 253}},
+		{SC_INT64, "max", (const int64_t[]){-7, INT64_MIN},
+		 (const int64_t[]){-9, -1, 4}, (const int64_t[]){4, -1}},
+		{SC_INT16, "min", (const int16_t[]){5, -3},
+		 (const int16_t[]){7, -3, -32768}, (const int16_t[]){-32768, -3}},
+		/* 1 + 0.5 + 0.25 and 2 * 1.5, exact in half */
+		{SC_FLOAT16, "add", (const uint16_t[]){0x3c00, 0x4000},
+		 (const uint16_t[]){0x3800, 0x3e00, 0x3400},
+		 (const uint16_t[]){0x3f00, 0x4380}},
+		{SC_BOOL, "none", (const uint8_t[]){0, 0},
+		 (const uint8_t[]){1, 1, 0}, (const uint8_t[]){0, 1}},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		graph_model *m = model(18);
+		graph_node *n = add(m->graph, "ScatterElements", "s", "x,i,u", "y");
+		attr_str(n, "reduction", cases[c].red);
+		int dt[] = {cases[c].dtype, SC_INT64, cases[c].dtype};
+		runner r = start(m, "x,i,u", "y", dt);
+		sc_tensor x = make(cases[c].dtype, 1, d2, cases[c].x);
+		sc_tensor u = make(cases[c].dtype, 1, d3, cases[c].u);
+		const sc_tensor *in[] = {&x, &ix, &u};
+		run_ok(&r, 3, nm, in);
+		const sc_tensor *y = plan_output(r.p, 0);
+		assert_int_equal(y->dtype, cases[c].dtype);
+		if (cases[c].dtype == SC_FLOAT16) {
+			/* 1 + 0.5 + 0.25 = 1.75; 2 + 1.5 = 3.5 */
+			const uint16_t *h = y->data;
+			assert_true(tensor_half_to_float(h[0]) == 1.75f);
+			assert_true(tensor_half_to_float(h[1]) == 3.5f);
+		} else {
+			assert_memory_equal(y->data, cases[c].want, y->nbytes);
+		}
+		tensor_free(&x);
+		tensor_free(&u);
+		finish(&r);
+	}
+
+	/* NaN propagates through max, as numpy's maximum */
+	graph_model *m = model(18);
+	attr_str(add(m->graph, "ScatterElements", "s", "x,i,u", "y"), "reduction", "max");
+	int dtd[] = {SC_DOUBLE, SC_INT64, SC_DOUBLE};
+	runner r = start(m, "x,i,u", "y", dtd);
+	sc_tensor x = make(SC_DOUBLE, 1, d2, (const double[]){1, NAN});
+	sc_tensor u = make(SC_DOUBLE, 1, d3, (const double[]){NAN, 5, 2});
+	const sc_tensor *in[] = {&x, &ix, &u};
+	run_ok(&r, 3, nm, in);
+	const double *yd = plan_output(r.p, 0)->data;
+	assert_true(isnan(yd[0]) && isnan(yd[1]));
+	tensor_free(&x);
+	tensor_free(&u);
+	finish(&r);
+
+	/* strings move as sc_bytes; 'add' on them or on bool is refused */
+	m = model(16);
+	add(m->graph, "ScatterElements", "s", "x,i,u", "y");
+	int dts[] = {SC_STRING, SC_INT64, SC_STRING};
+	r = start(m, "x,i,u", "y", dts);
+	sc_tensor xs = make(SC_STRING, 1, d2, NULL), us = make(SC_STRING, 1, d3, NULL);
+	const char *words[] = {"a", "bb", "ccc", "dddd", "eeeee"};
+	for (int i = 0; i < 5; i++) {
+		sc_bytes *b = i < 2 ? &((sc_bytes *)xs.data)[i] : &((sc_bytes *)us.data)[i - 2];
+		b->len = strlen(words[i]);
+		b->data = strdup(words[i]);
+	}
+	const sc_tensor *ins[] = {&xs, &ix, &us};
+	run_ok(&r, 3, nm, ins);
+	const sc_bytes *ys = plan_output(r.p, 0)->data;
+	/* position 0 gets "ccc" then "eeeee"; position 1 "dddd" */
+	assert_int_equal(ys[0].len, 5);
+	assert_memory_equal(ys[0].data, "eeeee", 5);
+	assert_int_equal(ys[1].len, 4);
+	assert_memory_equal(ys[1].data, "dddd", 4);
+	tensor_free(&xs);
+	tensor_free(&us);
+	finish(&r);
+
+	m = model(16);
+	attr_str(add(m->graph, "ScatterElements", "s", "x,i,u", "y"), "reduction", "add");
+	int dtb[] = {SC_BOOL, SC_INT64, SC_BOOL};
+	r = start(m, "x,i,u", "y", dtb);
+	sc_tensor xb = make(SC_BOOL, 1, d2, NULL), ub = make(SC_BOOL, 1, d3, NULL);
+	const sc_tensor *inb[] = {&xb, &ix, &ub};
+	sc_error err = {0};
+	assert_int_equal(run(&r, 3, nm, inb, &err), SC_EUNSUPPORTED);
+	assert_non_null(strstr(err.msg, "node 's' (ScatterElements): reduction 'add' on bool data"));
+	tensor_free(&xb);
+	tensor_free(&ub);
+	finish(&r);
+	tensor_free(&ix);
+}
+
+/* plan_create's status on m, inputs and outputs declared as start() does;
+ * frees m. */
+static int plan_status(graph_model *m, const char *ins, const char *outs,
+		       const int *in_dtypes, sc_error *err)
+{
+	graph *g = m->graph;
+	int ids[16];
+	int n = names(g, ins, ids);
+	for (int i = 0; i < n; i++) {
+		push_input(g, ids[i]);
+		parse_type(&g->values[ids[i]].type, in_dtypes[i], NULL);
+	}
+	n = names(g, outs, ids);
+	for (int i = 0; i < n; i++)
+		push_output(g, ids[i]);
+	plan_options opt = {.threads = 1};
+	plan *p = NULL;
+	int rc = plan_create(m, &opt, &p, err);
+	plan_free(p);
+	graph_model_free(m);
+	return rc;
+}
+
+/* The run-time error of one scatter node on the given tensors. */
+static void expect_scatter_error(int64_t opset, const char *op, int axis,
+				 const sc_tensor *x, const sc_tensor *ix,
+				 const sc_tensor *up, const char *msg)
+{
+	graph_model *m = model(opset);
+	graph_node *n = add(m->graph, op, "s", up ? "x,i,u" : "x,i", "y");
+	if (axis != INT32_MIN)
+		attr_int(n, "axis", axis);
+	int dt[] = {x->dtype, ix->dtype, up ? up->dtype : 0};
+	runner r = start(m, up ? "x,i,u" : "x,i", "y", dt);
+	const char *nm[] = {"x", "i", "u"};
+	const sc_tensor *in[] = {x, ix, up};
+	sc_error err = {0};
+	assert_int_equal(run(&r, up ? 3 : 2, nm, in, &err), SC_EINVAL);
+	if (!strstr(err.msg, msg))
+		fail_msg("%s: error '%s' lacks '%s'", op, err.msg, msg);
+	finish(&r);
+}
+
+static void test_scatter_errors(void **state)
+{
+	(void)state;
+	const int64_t xd[] = {3, 4}, id[] = {2, 3}, bad_u[] = {2, 2}, tall[] = {4, 1};
+	const int64_t iv[] = {0, 1, 2, 3, 1, 0};
+	sc_tensor x = quarters_f32(2, xd, 0), ix = make(SC_INT64, 2, id, iv);
+	sc_tensor up = quarters_f32(2, id, 0), up_bad = quarters_f32(2, bad_u, 0);
+	/* 3 is inside axis 1 (4 columns) but not axis 0 (3 rows) */
+	expect_scatter_error(16, "ScatterElements", 0, &x, &ix, &up,
+			     "node 's' (ScatterElements): indices[3] = 3 is outside [-3, 2], axis 0 of data");
+	expect_scatter_error(10, "Scatter", -2, &x, &ix, &up, "indices[3] = 3 is outside [-3, 2]");
+	expect_scatter_error(16, "ScatterElements", 1, &x, &ix, &up_bad,
+			     "updates are [2,2], indices [2,3]; they must agree");
+	sc_tensor ix_tall = make(SC_INT64, 2, tall, iv);
+	sc_tensor up_tall = quarters_f32(2, tall, 0);
+	expect_scatter_error(16, "ScatterElements", 1, &x, &ix_tall, &up_tall,
+			     "indices have 4 along axis 0, data only 3");
+	expect_scatter_error(16, "ScatterElements", 2, &x, &ix, &up,
+			     "axis 2 is out of range for rank 2");
+
+	/* ScatterND: updates must be indices.shape[:-1] + data.shape[k:] */
+	const int64_t nd_i[] = {2, 1}, nd_iv[] = {2, -4}, u4[] = {2, 4}, u3[] = {2, 3};
+	sc_tensor nix = make(SC_INT64, 2, nd_i, nd_iv);
+	sc_tensor nu = quarters_f32(2, u4, 0), nu_bad = quarters_f32(2, u3, 0);
+	expect_scatter_error(16, "ScatterND", INT32_MIN, &x, &nix, &nu,
+			     "node 's' (ScatterND): index tuple 1: element 0 = -4 is outside [-3, 2], axis 0 of data");
+	expect_scatter_error(16, "ScatterND", INT32_MIN, &x, &nix, &nu_bad,
+			     "updates are [2,3], expected [2,4] (indices.shape[:-1] + data.shape[1:])");
+	const int64_t k3[] = {1, 3}, k3v[] = {0, 0, 0}, one[] = {1};
+	sc_tensor ix3 = make(SC_INT64, 2, k3, k3v), u1 = quarters_f32(1, one, 0);
+	expect_scatter_error(16, "ScatterND", INT32_MIN, &x, &ix3, &u1,
+			     "indices' last dim is 3; it must be in [1, 2], the rank of data");
+	/* GatherND */
+	expect_scatter_error(13, "GatherND", INT32_MIN, &x, &ix3, NULL,
+			     "indices' last dim is 3; it must be in [1, 2]");
+	expect_scatter_error(13, "GatherND", INT32_MIN, &x, &nix, NULL,
+			     "node 's' (GatherND): index tuple 1: element 0 = -4 is outside [-3, 2]");
+
+	/* attributes are refused when the graph is checked */
+	sc_error err = {0};
+	int dt[] = {SC_FLOAT, SC_INT64, SC_FLOAT};
+	graph_model *m = model(16);
+	attr_str(add(m->graph, "ScatterElements", "s", "x,i,u", "y"), "reduction", "max");
+	assert_int_equal(plan_status(m, "x,i,u", "y", dt, &err), SC_EINVAL);
+	assert_non_null(strstr(err.msg, "reduction 'max' needs opset 18 (the model imports 16)"));
+	m = model(18);
+	attr_str(add(m->graph, "ScatterND", "s", "x,i,u", "y"), "reduction", "sum");
+	assert_int_equal(plan_status(m, "x,i,u", "y", dt, &err), SC_EINVAL);
+	assert_non_null(strstr(err.msg, "reduction 'sum' is not none, add, mul, max or min"));
+	m = model(15);
+	attr_str(add(m->graph, "ScatterElements", "s", "x,i,u", "y"), "reduction", "add");
+	assert_int_equal(plan_status(m, "x,i,u", "y", dt, &err), SC_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown attribute 'reduction'"));
+	int float_ix[] = {SC_FLOAT, SC_FLOAT, SC_FLOAT};
+	m = model(16);
+	add(m->graph, "ScatterElements", "s", "x,i,u", "y");
+	assert_int_equal(plan_status(m, "x,i,u", "y", float_ix, &err), SC_EINVAL);
+	assert_non_null(strstr(err.msg, "indices must be int32 or int64, not float32"));
+	int int_up[] = {SC_FLOAT, SC_INT64, SC_INT64};
+	m = model(16);
+	add(m->graph, "ScatterND", "s", "x,i,u", "y");
+	assert_int_equal(plan_status(m, "x,i,u", "y", int_up, &err), SC_EINVAL);
+	assert_non_null(strstr(err.msg, "updates are int64, data is float32"));
+	m = model(11);
+	attr_int(add(m->graph, "GatherND", "s", "x,i", "y"), "batch_dims", 1);
+	assert_int_equal(plan_status(m, "x,i", "y", dt, &err), SC_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown attribute 'batch_dims'"));
+	/* Scatter is 9-10 only; ScatterElements from 11 */
+	m = model(11);
+	add(m->graph, "Scatter", "s", "x,i,u", "y");
+	assert_int_equal(plan_status(m, "x,i,u", "y", dt, &err), SC_EUNSUPPORTED);
+	sc_tensor *all[] = {&x, &ix, &up, &up_bad, &ix_tall, &up_tall, &nix, &nu,
+			    &nu_bad, &ix3, &u1};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		tensor_free(all[i]);
+}
+
+static void test_scatter_nd_forms(void **state)
+{
+	(void)state;
+	const int64_t xd[] = {4, 3, 2};
+	struct {
+		int k, q;
+		int64_t idims[3];
+		int64_t iv[6];
+	} cases[] = {
+		/* k = 1, a repeated row and a negative one */
+		{1, 2, {3, 1}, {-1, 0, 3}},
+		/* k = 2 on 2-D indices of tuples */
+		{2, 3, {2, 1, 2}, {1, -1, 3, 0}},
+		/* k = rank: single elements */
+		{3, 2, {2, 3}, {0, 2, 1, -4, -3, -2}},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+		for (int red = 0; red < 5; red++) {
+			graph_model *m = model(18);
+			attr_str(add(m->graph, "ScatterND", "s", "x,i,u", "y"), "reduction",
+				 red_names[red]);
+			int dt[] = {SC_FLOAT, SC_INT64, SC_FLOAT};
+			runner r = start(m, "x,i,u", "y", dt);
+			int k = cases[c].k, q = cases[c].q;
+			int64_t udims[SC_MAX_RANK];
+			int ur = 0;
+			for (int d = 0; d < q - 1; d++)
+				udims[ur++] = cases[c].idims[d];
+			for (int d = k; d < 3; d++)
+				udims[ur++] = xd[d];
+			sc_tensor x = quarters_f32(3, xd, 2);
+			sc_tensor ix = make(SC_INT64, q, cases[c].idims, cases[c].iv);
+			sc_tensor up = quarters_f32(ur, udims, 3);
+			const char *nm[] = {"x", "i", "u"};
+			const sc_tensor *in[] = {&x, &ix, &up};
+			run_ok(&r, 3, nm, in);
+			float want[24];
+			naive_scatter_nd(&x, cases[c].iv, ix.numel / k, k, up.data, red, want);
+			expect_dims(plan_output(r.p, 0), 3, 4, 3, 2);
+			expect_f32(plan_output(r.p, 0), 24, want);
+			tensor_free(&x);
+			tensor_free(&ix);
+			tensor_free(&up);
+			finish(&r);
+		}
+}
+
+/* GatherND by its definition, with b batch axes shared by data and
+ * indices. */
+static void naive_gather_nd(const sc_tensor *x, const int32_t *ix, int q,
+			    const int64_t *idims, int b, float *y)
+{
+	int k = (int)idims[q - 1];
+	int64_t batches = product(b, x->dims), tuples = product(q - 1 - b, idims + b);
+	int64_t slice = product(x->rank - b - k, x->dims + b + k);
+	const float *src = x->data;
+	for (int64_t bi = 0; bi < batches; bi++)
+		for (int64_t t = 0; t < tuples; t++) {
+			int64_t coord[SC_MAX_RANK] = {0}, rem = bi;
+			for (int d = b - 1; d >= 0; d--) {
+				coord[d] = rem % x->dims[d];
+				rem /= x->dims[d];
+			}
+			const int32_t *tup = ix + (bi * tuples + t) * k;
+			for (int j = 0; j < k; j++)
+				coord[b + j] = tup[j] < 0 ? tup[j] + x->dims[b + j] : tup[j];
+			int64_t base = offset_of(x->rank, x->dims, coord);
+			for (int64_t s = 0; s < slice; s++)
+				y[(bi * tuples + t) * slice + s] = src[base + s];
+		}
+}
+
+static void test_gather_nd_batch_dims(void **state)
+{
+	(void)state;
+	const int64_t xd[] = {2, 3, 4};
+	struct {
+		int64_t opset;
+		int b, q, out_rank;
+		int64_t idims[3], out[3];
+		int32_t iv[6];
+	} cases[] = {
+		{11, 0, 2, 2, {2, 2}, {2, 4}, {1, -1, 0, 2}},
+		{13, 0, 2, 1, {2, 3}, {2}, {1, 2, -1, 0, -3, 0}},
+		{12, 1, 3, 3, {2, 2, 1}, {2, 2, 4}, {2, -3, -1, 1}},
+		{13, 1, 2, 1, {2, 2}, {2}, {0, 3, 2, -1}},
+		{13, 2, 3, 2, {2, 3, 1}, {2, 3}, {3, 0, -1, 1, 2, -4}},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		graph_model *m = model(cases[c].opset);
+		graph_node *n = add(m->graph, "GatherND", "g", "x,i", "y");
+		if (cases[c].b)
+			attr_int(n, "batch_dims", cases[c].b);
+		int dt[] = {SC_FLOAT, SC_INT32};
+		runner r = start(m, "x,i", "y", dt);
+		sc_tensor x = iota_f32(3, xd);
+		sc_tensor ix = make(SC_INT32, cases[c].q, cases[c].idims, cases[c].iv);
+		const char *nm[] = {"x", "i"};
+		const sc_tensor *in[] = {&x, &ix};
+		run_ok(&r, 2, nm, in);
+		const sc_tensor *y = plan_output(r.p, 0);
+		assert_int_equal(y->rank, cases[c].out_rank);
+		for (int d = 0; d < y->rank; d++)
+			assert_int_equal(y->dims[d], cases[c].out[d]);
+		float want[24];
+		naive_gather_nd(&x, cases[c].iv, cases[c].q, cases[c].idims, cases[c].b, want);
+		expect_f32(y, (int)y->numel, want);
+		tensor_free(&x);
+		tensor_free(&ix);
+		finish(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,6 +1369,11 @@ int main(void)
 		cmocka_unit_test(test_depth_space_round_trip),
 		cmocka_unit_test(test_makers),
 		cmocka_unit_test(test_constant_forms),
+		cmocka_unit_test(test_scatter_elements_axes_and_reductions),
+		cmocka_unit_test(test_scatter_elements_dtypes),
+		cmocka_unit_test(test_scatter_errors),
+		cmocka_unit_test(test_scatter_nd_forms),
+		cmocka_unit_test(test_gather_nd_batch_dims),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * width 8, a couple of epochs.  The loss must go down and the accuracy
  * must be well above chance (0.1); --resume must end exactly where an
  * uninterrupted run ends; a damaged checkpoint is refused; bad data and
- * model options fail before training with one line. */
+ * model options fail before training with one line.  Issue #6: runs
+ * carry cluster numbers and curves, `embed` draws a run, `eval --corrupt`
+ * measures corruption errors, --label-noise flips training labels only. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +15,8 @@
 #include <math.h>
 
 #include "cli_runner.h"
+#include "runtime/data/image.h"
+#include "../tools/train.h"
 
 #define WORK SUPCON_TEST_WORK "/train"
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
@@ -104,6 +108,131 @@ static void test_ce_end_to_end(void **state)
 	assert_true(fabs(top1 - test) < 1e-4);
 	assert_non_null(strstr(r.out, "\"top5\": "));
 	cli_result_free(&r);
+
+	/* issue #6: the cluster numbers and the curves of the run */
+	m = read_text(dir, "metrics.json");
+	assert_non_null(strstr(m, "\"clusters\": {\"part\": \"test\", \"images\": 1000"));
+	const char *knn = strstr(strstr(m, "\"encoder\": {"), "\"knn_accuracy\": ");
+	assert_non_null(knn);
+	assert_true(strtod(knn + 16, NULL) > 0.3);
+	free(m);
+	assert_file(dir, "curves.png");
+
+	/* --limit evaluates the first N images (not all N of them over N) */
+	const char *const ev200[] = {"eval", model, "--limit", "200", "--json", NULL};
+	r = run_ok(ev200);
+	assert_non_null(strstr(r.out, "\"images\": 200"));
+	double top200 = strtod(strstr(r.out, "\"top1\": ") + 8, NULL);
+	assert_true(top200 > 0.3 && top200 <= 1);
+	cli_result_free(&r);
+	/* corruptions: the clean error is eval's; against itself mCE is 1 */
+	const char *const co[] = {"eval", model, "--corrupt", "all:1,contrast:5",
+		"--baseline", model, "--limit", "200", "--json", NULL};
+	r = run_ok(co);
+	double clean = strtod(strstr(r.out, "\"clean_error\": ") + 15, NULL);
+	assert_true(fabs(clean - (1 - top200)) < 1e-6);
+	assert_non_null(strstr(r.out, "\"severities\": [1, 5]"));
+	assert_non_null(strstr(r.out, "\"mce\": 1.000000"));
+	/* contrast at severity 5 hurts more than at 1 */
+	const char *ct = strstr(strstr(r.out, "\"model\": "), "\"contrast\": [");
+	double c1, c5;
+	assert_int_equal(sscanf(ct + 13, "%lf, %lf", &c1, &c5), 2);
+	assert_true(c5 > c1 && c5 > clean);
+	cli_result_free(&r);
+	const char *const fog[] = {"eval", model, "--corrupt", "fog:2", NULL};
+	const char *const nf[] = {"fog", NULL};
+	r = cli_expect(&opts, 2, "supcon eval", nf, fog);
+	cli_result_free(&r);
+	const char *const sev[] = {"eval", model, "--corrupt", "jpeg:6", NULL};
+	const char *const ns[] = {"severity", NULL};
+	r = cli_expect(&opts, 2, "supcon eval", ns, sev);
+	cli_result_free(&r);
+	const char *const nob[] = {"eval", model, "--baseline", model, NULL};
+	const char *const nb[] = {"--corrupt", NULL};
+	r = cli_expect(&opts, 2, "supcon eval", nb, nob);
+	cli_result_free(&r);
+}
+
+/* --label-noise flips training labels only, exactly round(P * n_train)
+ * of them, each to another class, seeded; validation labels stay.  In
+ * process, through run_data_open() (tools/train_util.c, linked in by
+ * tests/cmake/embed.cmake); then the CLI records it. */
+static void test_label_noise(void **state)
+{
+	(void)state;
+	run_config c;
+	run_config_defaults(&c, "ce");
+	snprintf(c.data, sizeof c.data, "synthetic:1x8x8:5");
+	c.limit = 1000;
+	c.val_split = 0.2;
+	c.seed = 4;
+	run_data clean, noisy, again, other, other_clean;
+	sc_error err = {0};
+	assert_int_equal(run_data_open(&c, &clean, &err), SC_OK);
+	c.label_noise = 0.3;
+	assert_int_equal(run_data_open(&c, &noisy, &err), SC_OK);
+	assert_int_equal(run_data_open(&c, &again, &err), SC_OK);
+	/* synthetic data is drawn from the seed too: compare seed 5 with its
+	 * own clean labels */
+	c.seed = 5;
+	assert_int_equal(run_data_open(&c, &other, &err), SC_OK);
+	c.label_noise = 0;
+	assert_int_equal(run_data_open(&c, &other_clean, &err), SC_OK);
+	assert_int_equal(noisy.n_train, 800);
+	int flipped = 0, same_as_other = 0, to[5] = {0};
+	for (int64_t i = 0; i < noisy.n_train; i++) {
+		int64_t at = noisy.train_idx[i];
+		int32_t a = clean.train->labels[at], b = noisy.train->labels[at];
+		assert_true(b >= 0 && b < 5);
+		if (a != b) {
+			flipped++;
+			to[(b - a + 5) % 5]++;
+		}
+		assert_int_equal(b, again.train->labels[at]);
+	}
+	assert_int_equal(flipped, 240);
+	/* the new class is uniform over the 4 others: 60 each, loosely */
+	for (int k = 1; k < 5; k++)
+		assert_true(to[k] > 30 && to[k] < 90);
+	assert_int_equal(to[0], 0);
+	for (int64_t i = 0; i < noisy.n_val; i++) {
+		int64_t at = noisy.val_idx[i];
+		assert_int_equal(clean.train->labels[at], noisy.train->labels[at]);
+	}
+	/* another seed flips other indices: about 240 * 240 / 1000 = 58 in
+	 * common by chance, all 240 if the seed were ignored */
+	int flipped5 = 0;
+	for (int64_t i = 0; i < other.n_train; i++) {
+		int64_t at = other.train_idx[i];
+		int f5 = other.train->labels[at] != other_clean.train->labels[at];
+		flipped5 += f5;
+		same_as_other += f5 && noisy.train->labels[at] != clean.train->labels[at];
+	}
+	assert_int_equal(flipped5, 240);
+	assert_true(same_as_other < 120);
+	run_data_close(&clean);
+	run_data_close(&noisy);
+	run_data_close(&again);
+	run_data_close(&other);
+	run_data_close(&other_clean);
+
+	const char *dir = WORK "/noise";
+	const char *const args[] = {"train", "--method", "ce", "--data",
+		"synthetic:1x16x16:4", "--width", "4", "--limit", "256", "--epochs",
+		"1", "--batch", "32", "--aug", "none", "--label-noise", "0.25",
+		"--threads", "2", "--out", dir, NULL};
+	cli_result r = run_ok(args);
+	cli_result_free(&r);
+	char *m = read_text(dir, "metrics.json");
+	assert_true(top_value(m, "label_noise") == 0.25);
+	free(m);
+	m = read_text(dir, "config.json");
+	assert_non_null(strstr(m, "\"label-noise\": 0.25"));
+	free(m);
+	const char *const bad[] = {"train", "--label-noise", "1", "--out", dir, NULL};
+	const char *const nb[] = {"--label-noise", NULL};
+	r = cli_expect(&opts, 2, "supcon train", nb, bad);
+	cli_result_free(&r);
 }
 
 static void test_supcon_and_linear(void **state)
@@ -132,8 +261,34 @@ static void test_supcon_and_linear(void **state)
 	double test = top_value(m, "test_accuracy");
 	assert_true(test > 0.4 && test <= 1);
 	assert_non_null(strstr(m, "\"linear\": {"));
+	/* stage 1's cluster numbers survive stage 2 */
+	assert_non_null(strstr(m, "\"clusters\": {\"part\": \"test\""));
 	free(m);
 	assert_file(dir, "classifier.onnx");
+	assert_file(dir, "curves.png");
+
+	/* embed of the run directory: a picture of the asked size and the
+	 * numbers beside it */
+	const char *const em[] = {"embed", dir, "--layer", "projector", "--limit",
+		"300", "--iterations", "300", "--width", "900", "--height", "650",
+		"--points", WORK "/points.csv", "-o", WORK "/proj.png", NULL};
+	r = run_ok(em);
+	assert_non_null(strstr(r.out, "embeddings: silhouette "));
+	assert_non_null(strstr(r.out, "t-SNE: exact, perplexity 30, 300 iterations"));
+	cli_result_free(&r);
+	uint8_t *px;
+	int64_t ph, pw;
+	sc_error perr = {0};
+	assert_int_equal(data_png_read(WORK "/proj.png", 3, &px, &ph, &pw, &perr), SC_OK);
+	assert_int_equal(pw, 900);
+	assert_int_equal(ph, 650);
+	free(px);
+	char *pts = read_text(WORK, "points.csv");
+	int lines = 0;
+	for (const char *p = pts; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(lines, 301);
+	free(pts);
 
 	/* the embedding model of a stage-1 run without stage 2 */
 	char out[1024];
@@ -299,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_ce_end_to_end),
 		cmocka_unit_test(test_supcon_and_linear),
 		cmocka_unit_test(test_resume_is_exact),
+		cmocka_unit_test(test_label_noise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
 # Installs every Debian package supcon needs to build, test and run its main job.
 # Idempotent: apt-get skips what is already installed. Run as root on Debian 12.
 # SUPCON_DEPS_MINIMAL=1 skips the reference tools (torch, onnx) used only by tests,
-# and GNU time, which the benchmarks in tools/ use to measure peak RSS.
+# GNU time, which the benchmarks in tools/ use to measure peak RSS, and the
+# checking tools: clang with libFuzzer and LLVM's OpenMP for the fuzz build
+# (tests/fuzz), valgrind for the memcheck test.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -13,9 +15,10 @@ runtime="build-essential cmake pkg-config
   libdnnl-dev libpng-dev zlib1g-dev
   libcmocka-dev dataset-fashion-mnist libonnx-testdata"
 reference="python3 python3-torch python3-torchvision python3-onnx python3-numpy time"
+checks="clang libclang-rt-14-dev libomp-dev valgrind"
 
 pkgs="$runtime"
-if [ "${SUPCON_DEPS_MINIMAL:-0}" != 1 ]; then pkgs="$pkgs $reference"; fi
+if [ "${SUPCON_DEPS_MINIMAL:-0}" != 1 ]; then pkgs="$pkgs $reference $checks"; fi
 
 # Node.js and npm drive ONNX Runtime in the interop tests. Some images ship a
 # nodesource build that bundles npm and conflicts with Debian's npm package,

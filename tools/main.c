@@ -32,8 +32,14 @@ static const cli_command commands[] = {
 	 "Export the trained classifier as a standard ONNX file.", cmd_export},
 	{"eval", "MODEL.onnx --data DATA",
 	 "Print a classifier's accuracy.", cmd_eval},
-	{"embed", "...",
-	 "Draw a PNG scatter of the embeddings.", NULL},
+	{"embed", "MODEL.onnx|RUNDIR [--layer encoder|projector] [--method tsne|pca] "
+		  "-o FILE.png",
+	 "Draw a PNG scatter of the embeddings (t-SNE or PCA) with cluster numbers.",
+	 cmd_embed},
+	{"sweep", "[--grid article] [--optimizer LIST] [--schedule LIST] [--aug LIST] "
+		  "... --out DIR",
+	 "The article's optimizer x learning-rate x augmentation study, as a table.",
+	 cmd_sweep},
 	{"demo", "[--out DIR]",
 	 "The main job: SupCon on Fashion-MNIST, then a linear classifier, then export.",
 	 cmd_demo},

@@ -13,6 +13,7 @@
 #define SUPCON_TOOLS_TRAIN_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cli.h"
 #include "runtime/data/dataset.h"
@@ -44,6 +45,7 @@ typedef struct run_config {
 	long long limit;
 	int zero_init_residual;
 	long long checkpoint_every;
+	double label_noise;     /* fraction of training labels flipped (seeded) */
 } run_config;
 
 /* One row of the epoch history; NaN means "not defined" (JSON null). */
@@ -69,6 +71,9 @@ void run_config_defaults(run_config *c, const char *method);
 int run_config_from_args(run_config *c, const cli_args *a, sc_error *err);
 /* Checks values and combinations; SC_EINVAL naming the flag. */
 int run_config_check(const run_config *c, sc_error *err);
+/* run_config_check() and everything else that can be checked before the
+ * data is read: optimizer, schedule, aug, head and architecture names. */
+int run_config_validate(const run_config *c, sc_error *err);
 /* JSON object of every field. */
 int run_config_write_json(const run_config *c, const char *path, sc_error *err);
 /* "key value" lines (for the checkpoint) and back. */
@@ -99,6 +104,12 @@ int run_evaluate(graph_model *net, const dataset *d, const int64_t *idx,
 		 int64_t n, const float *mean, const float *std, int threads,
 		 double *top1, double *top5, int64_t *confusion, sc_error *err);
 
+/* The predicted class (argmax of the first output) of each image idx[i]
+ * into pred[i]. */
+int run_predict(graph_model *net, const dataset *d, const int64_t *idx,
+		int64_t n, const float *mean, const float *std, int threads,
+		int32_t *pred, sc_error *err);
+
 /* Index of the largest of row[0..k) (the first on ties). */
 int64_t run_argmax(const float *row, int64_t k);
 
@@ -107,6 +118,13 @@ int64_t run_argmax(const float *row, int64_t k);
 int run_features(graph_model *net, const dataset *d, const int64_t *idx,
 		 int64_t n, const float *mean, const float *std, int threads,
 		 int64_t dim, float *feats, sc_error *err);
+
+/* run_features for n_out outputs at once: output k ([N, dims[k]]) of
+ * image i goes to feats[k] + i * dims[k]. */
+int run_features_multi(graph_model *net, const dataset *d, const int64_t *idx,
+		       int64_t n, const float *mean, const float *std,
+		       int threads, int n_out, const int64_t *dims, float **feats,
+		       sc_error *err);
 
 /* --- progress ---------------------------------------------------------------- */
 
@@ -156,6 +174,151 @@ int run_check_input(const graph_model *m, const char *path, int64_t c,
 
 /* A deep copy through the serialiser. */
 int run_clone_model(const graph_model *m, graph_model **out, sc_error *err);
+
+/* --- layers, samples and cluster metrics (issue #6) --------------------------- */
+
+/* The two layers whose embeddings supcon measures and draws: the
+ * encoder's output (the representation stage 2 uses), and the network's
+ * output: the projector's L2-normalised embedding for SupCon, the logits
+ * for a CE network or a classifier. */
+typedef enum run_layer { RUN_LAYER_ENCODER, RUN_LAYER_PROJECTOR } run_layer;
+
+/* "encoder" / "projector". */
+const char *run_layer_name(run_layer l);
+
+/* A copy of m (an inference network: a run's model.onnx or an exported
+ * file) ending at `layer`: the encoder is cut at the value named by the
+ * model's supcon.features metadata when it has one, else at its global
+ * pool.  *dim gets the layer's width.  Caller frees *out. */
+int run_layer_model(const graph_model *m, run_layer layer, graph_model **out,
+		    int64_t *dim, sc_error *err);
+
+/* How to feed m: an exported model normalises inside (mean 0, std 1
+ * here); a run's model.onnx wants (x - supcon.mean) / supcon.std.  Fills
+ * c floats of each (c <= 4); *inside says which case it was. */
+int run_model_normalisation(const graph_model *m, int64_t c, float *mean,
+			    float *std, int *inside, sc_error *err);
+
+/* A seeded sample of n of the indices [0, total), in increasing order
+ * (all of them when n <= 0 or n >= total).  Caller frees *idx. */
+int run_sample_indices(int64_t total, int64_t n, uint64_t seed, int64_t **idx,
+		       int64_t *count, sc_error *err);
+
+/* Cluster quality of the encoder and projector embeddings on a sample of
+ * held-out images: silhouette score and leave-one-out k-NN accuracy of the
+ * L2-normalised embeddings (Euclidean distance). */
+#define RUN_CLUSTER_IMAGES 1000
+#define RUN_CLUSTER_K 5
+
+typedef struct run_clusters {
+	int valid;
+	char part[16];          /* "test" or "validation" */
+	int64_t images;
+	int k;
+	double silhouette[2], knn[2];   /* [RUN_LAYER_ENCODER], [RUN_LAYER_PROJECTOR] */
+} run_clusters;
+
+/* The numbers for net (an inference network fed (x - mean) / std) on the
+ * images idx[0..n) of d.  cl->part is left to the caller. */
+int run_cluster_metrics(const graph_model *net, const dataset *d,
+			const int64_t *idx, int64_t n, const float *mean,
+			const float *std, int threads, run_clusters *cl,
+			sc_error *err);
+
+/* Reads the "clusters" object run_write_metrics_clusters() wrote into
+ * DIR/metrics.json; cl->valid = 0 when there is none. */
+void run_clusters_read(const char *dir, run_clusters *cl);
+
+/* run_write_metrics() with a "clusters" object (cl NULL or not valid:
+ * none). */
+int run_write_metrics_clusters(const char *dir, const run_config *c,
+			       const run_history *h, const run_config *lc,
+			       const run_history *lh, double test_accuracy,
+			       double seconds, const run_clusters *cl,
+			       sc_error *err);
+
+/* DIR/curves.png: the loss per epoch of stage 1 (or CE) on the left;
+ * accuracies per epoch on the right: CE's train/validation/test, or
+ * stage 2's when lh is given (a stage-1 run without stage 2 says so). */
+int run_write_curves(const char *dir, const run_config *c,
+		     const run_history *h, const run_history *lh,
+		     sc_error *err);
+
+/* --- embedding pictures (supcon embed, the demo) ----------------------------- */
+
+typedef struct run_embed_options {
+	const char *source;     /* MODEL.onnx or a run directory (its model.onnx) */
+	const char *data;       /* NULL: the model's supcon.data, else fashion-mnist */
+	int train_part;         /* embed the train part instead of the test part */
+	run_layer layer;
+	int pca;                /* PCA instead of t-SNE */
+	long long limit;        /* seeded sample size; 0 = all */
+	long long seed;         /* of the sample and of the t-SNE layout */
+	long long size;         /* ImageFolder side */
+	double perplexity, theta;
+	int iterations;
+	long long exact_max;
+	int width, height, threads;
+	const char *title;      /* NULL: what was drawn */
+	const char *out;        /* the PNG */
+	const char *points;     /* NULL, or a CSV of the 2-D points */
+} run_embed_options;
+
+/* The defaults of supcon embed: encoder, t-SNE, 2000 test images, seed 0,
+ * perplexity 30, theta 0.5, 1000 iterations, exact up to 1000 points,
+ * 1000 x 750. */
+void run_embed_defaults(run_embed_options *o);
+
+typedef struct run_embed_result {
+	int64_t n, dim;
+	double silhouette, knn;         /* of the L2-normalised embeddings */
+	double map_silhouette, map_knn; /* of the 2-D layout */
+} run_embed_result;
+
+/* Loads the model, embeds the sample, lays it out, writes the PNG (and
+ * the points), printing progress on stdout; r may be NULL. */
+int run_embed(const run_embed_options *o, run_embed_result *r, sc_error *err);
+
+/* --- robustness to common corruptions (runtime/data/corrupt.h) ------------- */
+
+/* Top-1 errors of one classifier on a set of corruptions and severities,
+ * with the clean error; err[k][s - 1] for corruption k, severity s
+ * (NaN where not evaluated). */
+typedef struct run_corrupt_table {
+	int kinds[7];           /* corrupt_kind values evaluated, in order */
+	int n_kinds;
+	int severities[5];      /* 1..5, in order */
+	int n_severities;
+	int64_t images;
+	double clean;
+	double err[7][5];
+} run_corrupt_table;
+
+/* "all" | NAME | NAME:S | NAME:S1-S2, comma-separated (NAME may be "all").
+ * Fills which corruptions and severities to evaluate (a NAME:S list
+ * evaluates the union of the severities for every NAME given). */
+int run_corrupt_parse(const char *spec, run_corrupt_table *t, sc_error *err);
+
+/* Evaluates net (fed (x - mean) / std) on idx[0..n) of d, clean and under
+ * every corruption and severity of t (seeded as corrupt.h says), filling
+ * t->clean and t->err.  progress, when set, is printed before each
+ * corruption. */
+int run_corrupt_eval(graph_model *net, const dataset *d, const int64_t *idx,
+		     int64_t n, const float *mean, const float *std, int threads,
+		     uint64_t seed, const char *progress, run_corrupt_table *t,
+		     sc_error *err);
+
+/* ImageNet-C's corruption error of each corruption relative to a
+ * baseline, CE_f = sum_s err_f,s / sum_s base_f,s, into ce[k] (same
+ * order as t->kinds), and its mean, mCE, as the return value (NaN when a
+ * baseline sum is 0). */
+double run_corrupt_mce(const run_corrupt_table *t, const run_corrupt_table *base,
+		       double *ce);
+
+/* The table as text (and, with base, the CE column and mCE) to f. */
+void run_corrupt_print(FILE *f, const run_corrupt_table *t,
+		       const run_corrupt_table *base, const char *name,
+		       const char *base_name);
 
 /* The trainer driver: train (stage 1 or CE) or linear (stage 2). */
 /* a: the parsed command line, for --resume's checks (NULL: none given). */

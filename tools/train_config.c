@@ -61,6 +61,7 @@ static const field fields[] = {
 	FI("limit", limit),
 	FB("zero-init-residual", zero_init_residual),
 	FR("checkpoint-every", checkpoint_every),
+	FD("label-noise", label_noise),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
@@ -106,6 +107,8 @@ const cli_opt run_options[] = {
 	O("limit", "N", "use the first N training images (default all)"),
 	OF("zero-init-residual", "zero the last BN gamma of every residual branch"),
 	O("checkpoint-every", "N", "also checkpoint every N steps (default: epoch ends)"),
+	O("label-noise", "P", "flip a seeded fraction P of the training labels to "
+	  "another class (not validation or test; default 0)"),
 };
 const int run_n_options = (int)(sizeof run_options / sizeof run_options[0]);
 
@@ -242,6 +245,8 @@ int run_config_check(const run_config *c, sc_error *err)
 			       "--method ce only");
 	if (c->size < 1 || c->size > 4096)
 		return sc_fail(err, SC_EINVAL, "--size must be in [1, 4096]");
+	if (c->label_noise >= 1)
+		return sc_fail(err, SC_EINVAL, "--label-noise must be in [0, 1)");
 	return SC_OK;
 }
 

@@ -318,9 +318,8 @@ static int train_epochs(loop *lp, sc_error *err)
 	return SC_OK;
 }
 
-static int loop_schedule(loop *lp, sc_error *err)
+static int schedule_of(const run_config *c, optim_schedule *out, sc_error *err)
 {
-	const run_config *c = lp->c;
 	char spec[256];
 	const char *s = c->schedule;
 	if (!strcmp(s, "const"))
@@ -342,10 +341,15 @@ static int loop_schedule(loop *lp, sc_error *err)
 		snprintf(full, sizeof full, "warmup:%lld:0.1:seq+%s", c->warmup, s);
 		s = full;
 	}
-	int rc = optim_schedule_parse(s, c->lr, &lp->sched, err);
+	int rc = optim_schedule_parse(s, c->lr, out, err);
 	if (rc)
 		sc_error_prefix(err, "--schedule: ");
 	return rc;
+}
+
+static int loop_schedule(loop *lp, sc_error *err)
+{
+	return schedule_of(lp->c, &lp->sched, err);
 }
 
 static int optim_from_config(const run_config *c, optim_config *o,
@@ -365,6 +369,31 @@ static int optim_from_config(const run_config *c, optim_config *o,
 	rc = optim_config_check(o, err);
 	if (rc)
 		sc_error_prefix(err, "--optimizer %s: ", c->optimizer);
+	return rc;
+}
+
+int run_config_validate(const run_config *c, sc_error *err)
+{
+	optim_config o;
+	optim_schedule sched;
+	aug_policy aug;
+	model_head h;
+	int rc = run_config_check(c, err);
+	if (!rc)
+		rc = optim_from_config(c, &o, err);
+	if (!rc)
+		rc = schedule_of(c, &sched, err);
+	if (!rc && (rc = aug_parse(c->aug, &aug, err)))
+		sc_error_prefix(err, "--aug: ");
+	if (!rc && strcmp(c->method, "ce") && strcmp(c->method, "linear") &&
+	    (rc = model_parse_head(c->head, &h, err)))
+		sc_error_prefix(err, "--head: ");
+	size_t len = strlen(c->model);
+	int file = len > 5 && !strcmp(c->model + len - 5, ".onnx");
+	if (!rc && strcmp(c->method, "linear") && !file && !model_arch_known(c->model))
+		rc = sc_fail(err, SC_EINVAL, "--model: '%s' is neither a file ending "
+			     "in .onnx nor one of resnet18, resnet34, resnet50, "
+			     "resnet101, resnet152, resnet200", c->model);
 	return rc;
 }
 
@@ -512,6 +541,39 @@ static int read_resume(const char *path, run_config *c, const cli_args *a,
 	return SC_OK;
 }
 
+/* The cluster numbers of a finished stage 1 or CE run, on a seeded sample
+ * of the test images (the validation images without a test part). */
+static int train_clusters(const run_config *c, const run_data *d,
+			  const graph_model *net, run_clusters *cl,
+			  sc_error *err)
+{
+	const dataset *ds = d->test ? d->test : d->train;
+	int64_t total = d->test ? d->test->n : d->n_val, *pick = NULL, n = 0;
+	memset(cl, 0, sizeof *cl);
+	if (total < 2 || ds->classes < 2)
+		return SC_OK;
+	double t0 = run_now();
+	int rc = run_sample_indices(total, RUN_CLUSTER_IMAGES, (uint64_t)c->seed,
+				    &pick, &n, err);
+	if (!rc && !d->test)
+		for (int64_t i = 0; i < n; i++)
+			pick[i] = d->val_idx[pick[i]];
+	if (!rc)
+		rc = run_cluster_metrics(net, ds, pick, n, d->mean, d->std,
+					 (int)c->threads, cl, err);
+	free(pick);
+	if (rc)
+		return rc;
+	snprintf(cl->part, sizeof cl->part, "%s", d->test ? "test" : "validation");
+	printf("clusters on %lld %s images (L2-normalised, %d-NN leave-one-out): "
+	       "encoder silhouette %.4f knn %.4f, projector silhouette %.4f "
+	       "knn %.4f  %.1fs\n", (long long)n, cl->part, cl->k,
+	       cl->silhouette[0], cl->knn[0], cl->silhouette[1], cl->knn[1],
+	       run_now() - t0);
+	fflush(stdout);
+	return SC_OK;
+}
+
 int run_train(const run_config *given, const char *dir, int resume,
 	      long long bench, const cli_args *a, sc_error *err)
 {
@@ -605,8 +667,12 @@ int run_train(const run_config *given, const char *dir, int resume,
 		goto out;
 	const run_epoch *last = lp.h.n ? &lp.h.e[lp.h.n - 1] : NULL;
 	double test = ce && last ? last->test_acc : NAN;
-	if ((rc = run_write_metrics(dir, c, &lp.h, NULL, NULL, test, lp.seconds,
-				    err)))
+	run_clusters cl;
+	if ((rc = trainer_export_weights(t, net, NULL, err)) ||
+	    (rc = train_clusters(c, &d, net, &cl, err)) ||
+	    (rc = run_write_metrics_clusters(dir, c, &lp.h, NULL, NULL, test,
+					     lp.seconds, &cl, err)) ||
+	    (rc = run_write_curves(dir, c, &lp.h, NULL, err)))
 		goto out;
 	if (ce) {
 		char out_path[4096];
@@ -821,6 +887,8 @@ int run_linear(const char *dir, const run_config *given, int resume,
 		memcpy(c->aug, s1.aug, sizeof c->aug);
 	if (a && !cli_has(a, "normalize-encoder"))
 		c->normalize_encoder = s1.normalize_encoder;
+	if (a && !cli_has(a, "label-noise"))
+		c->label_noise = s1.label_noise;
 	snprintf(c->method, sizeof c->method, "linear");
 	snprintf(c->model, sizeof c->model, "%s", dir);
 	if ((rc = run_path(path, sizeof path, dir, "linear.checkpoint", err)))
@@ -964,10 +1032,13 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	const run_epoch *last = lp.h.n ? &lp.h.e[lp.h.n - 1] : NULL;
 	double test = last ? last->test_acc : NAN;
 	char out_path[4096];
+	run_clusters cl1;     /* stage 1's, kept in metrics.json */
 	if ((rc = run_path(path, sizeof path, dir, "linear.onnx", err)) ||
 	    (rc = onnx_save_file(clf, path, err)) ||
-	    (rc = run_write_metrics(dir, &s1, &h1, c, &lp.h, test,
-				    s1_seconds + lp.seconds, err)) ||
+	    (run_clusters_read(dir, &cl1), 0) ||
+	    (rc = run_write_metrics_clusters(dir, &s1, &h1, c, &lp.h, test,
+					     s1_seconds + lp.seconds, &cl1, err)) ||
+	    (rc = run_write_curves(dir, &s1, &h1, &lp.h, err)) ||
 	    (rc = run_path(out_path, sizeof out_path, dir, "classifier.onnx", err)) ||
 	    (rc = run_export(dir, out_path, 0, err)))
 		goto out;

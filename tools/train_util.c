@@ -14,8 +14,39 @@
 #include "runtime/fileio.h"
 #include "runtime/data/loader.h"
 #include "runtime/infer.h"
+#include "runtime/rng.h"
+#include "runtime/export.h"
+#include "embed.h"
 
 /* --- data ---------------------------------------------------------------- */
+
+/* rng stream of the label noise ("noise"), apart from every other user of
+ * the run's seed */
+#define LABEL_NOISE_STREAM 0x6e6f697365ull
+
+/* Label noise: round(p * n_train) training images, drawn with the run's
+ * seed, get a different class drawn uniformly from the other k - 1.
+ * Validation images keep their labels (they share the label array, but
+ * not the indices), and the test part is another dataset. */
+static void flip_labels(run_data *d, double p, uint64_t seed)
+{
+	int64_t k = d->train->classes, n = d->n_train;
+	if (k < 2 || n < 1)
+		return;
+	int64_t *order = malloc(sizeof *order * (size_t)n);
+	if (!order)
+		return;
+	memcpy(order, d->train_idx, sizeof *order * (size_t)n);
+	rng r;
+	rng_init(&r, seed, LABEL_NOISE_STREAM);
+	rng_shuffle(&r, order, n);
+	int64_t flips = llround(p * (double)n);
+	for (int64_t i = 0; i < flips && i < n; i++) {
+		int32_t *l = &d->train->labels[order[i]];
+		*l = (int32_t)((*l + 1 + (int64_t)rng_below(&r, (uint64_t)(k - 1))) % k);
+	}
+	free(order);
+}
 
 int run_data_open(const run_config *c, run_data *d, sc_error *err)
 {
@@ -52,6 +83,8 @@ int run_data_open(const run_config *c, run_data *d, sc_error *err)
 	}
 	/* a constant channel reports std 1 */
 	dataset_channel_stats(d->train, d->train_idx, d->n_train, d->mean, d->std);
+	if (c->label_noise > 0)
+		flip_labels(d, c->label_noise, (uint64_t)c->seed);
 	return SC_OK;
 }
 
@@ -68,8 +101,8 @@ void run_data_close(run_data *d)
 
 /* Runs net over idx in order, in batches the loader makes (no
  * augmentation: plain normalisation); calls sink with each batch's output. */
-typedef int (*eval_sink)(void *ctx, const sc_tensor *y, int64_t from,
-			 int64_t b, sc_error *err);
+typedef int (*eval_sink)(void *ctx, const plan *p, int64_t from, int64_t b,
+			 sc_error *err);
 
 static int run_batches(graph_model *net, const dataset *d, const int64_t *idx,
 		       int64_t n, const float *mean, const float *std,
@@ -77,7 +110,16 @@ static int run_batches(graph_model *net, const dataset *d, const int64_t *idx,
 {
 	plan *p = NULL;
 	loader *l = NULL;
+	int64_t *first = NULL;
 	plan_options po = {.threads = threads};
+	/* the loader reads a NULL idx as "all of d": the first n are a list */
+	if (!idx && n < d->n) {
+		if (!(first = malloc(sizeof *first * (size_t)(n > 0 ? n : 1))))
+			return sc_fail(err, SC_ENOMEM, "out of memory");
+		for (int64_t i = 0; i < n; i++)
+			first[i] = i;
+		idx = first;
+	}
 	loader_options lo;
 	loader_options_init(&lo);
 	lo.batch = EVAL_BATCH;
@@ -101,11 +143,12 @@ static int run_batches(graph_model *net, const dataset *d, const int64_t *idx,
 		const sc_tensor *in[1] = {&b->x};
 		rc = plan_run(p, 1, &in_name, in, err);
 		if (!rc)
-			rc = sink(ctx, plan_output(p, 0), from, b->images, err);
+			rc = sink(ctx, p, from, b->images, err);
 		from += b->images;
 	}
 	loader_free(l);
 	plan_free(p);
+	free(first);
 	return rc;
 }
 
@@ -125,10 +168,11 @@ typedef struct acc_ctx {
 	int64_t *confusion;
 } acc_ctx;
 
-static int acc_sink(void *vctx, const sc_tensor *y, int64_t from, int64_t b,
+static int acc_sink(void *vctx, const plan *p, int64_t from, int64_t b,
 		    sc_error *err)
 {
 	acc_ctx *c = vctx;
+	const sc_tensor *y = plan_output(p, 0);
 	int64_t k = y->rank == 2 ? y->dims[1] : 0;
 	if (y->dtype != SC_FLOAT || y->dims[0] != b || k < 1)
 		return sc_fail(err, SC_EINVAL, "the model's output is not float "
@@ -172,19 +216,50 @@ int run_evaluate(graph_model *net, const dataset *d, const int64_t *idx,
 	return SC_OK;
 }
 
+typedef struct pred_ctx {
+	int32_t *pred;
+} pred_ctx;
+
+static int pred_sink(void *vctx, const plan *p, int64_t from, int64_t b,
+		     sc_error *err)
+{
+	pred_ctx *c = vctx;
+	const sc_tensor *y = plan_output(p, 0);
+	int64_t k = y->rank == 2 ? y->dims[1] : 0;
+	if (y->dtype != SC_FLOAT || y->dims[0] != b || k < 1)
+		return sc_fail(err, SC_EINVAL, "the model's output is not float "
+			       "logits [N, classes]");
+	for (int64_t i = 0; i < b; i++)
+		c->pred[from + i] = (int32_t)run_argmax((const float *)y->data + i * k, k);
+	return SC_OK;
+}
+
+int run_predict(graph_model *net, const dataset *d, const int64_t *idx,
+		int64_t n, const float *mean, const float *std, int threads,
+		int32_t *pred, sc_error *err)
+{
+	pred_ctx c = {pred};
+	return n <= 0 ? SC_OK :
+	       run_batches(net, d, idx, n, mean, std, threads, pred_sink, &c, err);
+}
+
 typedef struct feat_ctx {
-	int64_t dim;
-	float *out;
+	int n_out;
+	const int64_t *dim;
+	float **out;
 } feat_ctx;
 
-static int feat_sink(void *vctx, const sc_tensor *y, int64_t from, int64_t b,
+static int feat_sink(void *vctx, const plan *p, int64_t from, int64_t b,
 		     sc_error *err)
 {
 	feat_ctx *c = vctx;
-	if (y->dtype != SC_FLOAT || y->numel != b * c->dim)
-		return sc_fail(err, SC_EINTERNAL, "encoder output is not [N, %lld]",
-			       (long long)c->dim);
-	memcpy(c->out + from * c->dim, y->data, y->nbytes);
+	for (int k = 0; k < c->n_out; k++) {
+		const sc_tensor *y = plan_output(p, k);
+		if (y->dtype != SC_FLOAT || y->numel != b * c->dim[k])
+			return sc_fail(err, SC_EINTERNAL, "output %d is not [N, %lld]",
+				       k, (long long)c->dim[k]);
+		memcpy(c->out[k] + from * c->dim[k], y->data, y->nbytes);
+	}
 	return SC_OK;
 }
 
@@ -192,7 +267,16 @@ int run_features(graph_model *net, const dataset *d, const int64_t *idx,
 		 int64_t n, const float *mean, const float *std, int threads,
 		 int64_t dim, float *feats, sc_error *err)
 {
-	feat_ctx c = {dim, feats};
+	return run_features_multi(net, d, idx, n, mean, std, threads, 1, &dim,
+				  &feats, err);
+}
+
+int run_features_multi(graph_model *net, const dataset *d, const int64_t *idx,
+		       int64_t n, const float *mean, const float *std,
+		       int threads, int n_out, const int64_t *dims, float **feats,
+		       sc_error *err)
+{
+	feat_ctx c = {n_out, dims, feats};
 	return n <= 0 ? SC_OK :
 	       run_batches(net, d, idx, n, mean, std, threads, feat_sink, &c, err);
 }
@@ -313,6 +397,33 @@ int run_write_metrics(const char *dir, const run_config *c,
 		      const run_history *lh, double test_accuracy,
 		      double seconds, sc_error *err)
 {
+	return run_write_metrics_clusters(dir, c, h, lc, lh, test_accuracy,
+					  seconds, NULL, err);
+}
+
+static void json_clusters(FILE *f, const run_clusters *cl)
+{
+	fputs(",\n  \"clusters\": {\"part\": ", f);
+	cli_json_string(f, cl->part);
+	fprintf(f, ", \"images\": %lld, \"features\": \"l2-normalised\", "
+		"\"distance\": \"euclidean\", \"knn_k\": %d, "
+		"\"knn_protocol\": \"leave-one-out\"", (long long)cl->images, cl->k);
+	for (int l = 0; l < 2; l++) {
+		fprintf(f, ", \"%s\": {\"silhouette\": ", run_layer_name((run_layer)l));
+		json_num(f, cl->silhouette[l]);
+		fputs(", \"knn_accuracy\": ", f);
+		json_num(f, cl->knn[l]);
+		fputs("}", f);
+	}
+	fputs("}", f);
+}
+
+int run_write_metrics_clusters(const char *dir, const run_config *c,
+			       const run_history *h, const run_config *lc,
+			       const run_history *lh, double test_accuracy,
+			       double seconds, const run_clusters *cl,
+			       sc_error *err)
+{
 	char path[4096];
 	int rc = run_path(path, sizeof path, dir, "metrics.json", err);
 	sc_atomic_file a;
@@ -338,6 +449,12 @@ int run_write_metrics(const char *dir, const run_config *c,
 		cli_json_string(f, lc->aug);
 		fputs("}", f);
 	}
+	if (c->label_noise > 0) {
+		fputs(",\n  \"label_noise\": ", f);
+		json_num(f, c->label_noise);
+	}
+	if (cl && cl->valid)
+		json_clusters(f, cl);
 	fputs(",\n  \"seconds\": ", f);
 	json_num(f, seconds);
 	fputs(",\n  \"test_accuracy\": ", f);
@@ -497,4 +614,241 @@ int run_clone_model(const graph_model *m, graph_model **out, sc_error *err)
 	rc = onnx_load_memory(buf, len, NULL, "model copy", out, err);
 	free(buf);
 	return rc;
+}
+
+/* --- layers, samples and cluster metrics ------------------------------------ */
+
+const char *run_layer_name(run_layer l)
+{
+	return l == RUN_LAYER_ENCODER ? "encoder" : "projector";
+}
+
+int run_layer_model(const graph_model *m, run_layer layer, graph_model **out,
+		    int64_t *dim, sc_error *err)
+{
+	graph_model *c;
+	*out = NULL;
+	int rc = run_clone_model(m, &c, err);
+	if (rc)
+		return rc;
+	if (layer == RUN_LAYER_ENCODER) {
+		const char *feat = export_meta_get(c, "features");
+		if (feat && graph_find_value(c->graph, feat) < 0)
+			feat = NULL;
+		rc = model_cut_encoder(c, feat, dim, err);
+	} else {
+		rc = graph_infer_shapes(c, err);
+		const graph_type *t = rc ? NULL :
+				      &c->graph->values[c->graph->outputs[0]].type;
+		if (!rc && (t->kind != GRAPH_TYPE_TENSOR || t->rank != 2 ||
+			    t->dims[1].value < 1))
+			rc = sc_fail(err, SC_EINVAL, "the model's first output '%s' is "
+				     "not [N, D] (the projector or the logits)",
+				     c->graph->values[c->graph->outputs[0]].name);
+		if (!rc)
+			*dim = t->dims[1].value;
+	}
+	if (rc) {
+		graph_model_free(c);
+		return rc;
+	}
+	*out = c;
+	return SC_OK;
+}
+
+static int parse_float_list(const char *s, float *v, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		char *end;
+		if (!s)
+			return -1;
+		v[i] = strtof(s, &end);
+		if (end == s)
+			return -1;
+		s = *end == ',' ? end + 1 : NULL;
+	}
+	return s ? -1 : 0;
+}
+
+int run_model_normalisation(const graph_model *m, int64_t c, float *mean,
+			    float *std, int *inside, sc_error *err)
+{
+	if (c < 1 || c > 4)
+		return sc_fail(err, SC_EUNSUPPORTED, "%lld channels; at most 4 are "
+			       "supported", (long long)c);
+	for (int64_t i = 0; i < c; i++) {
+		mean[i] = 0;
+		std[i] = 1;
+	}
+	*inside = 0;
+	const graph *g = m->graph;
+	for (int i = 0; i < g->n_nodes; i++)
+		if (g->nodes[i].name && !strcmp(g->nodes[i].name, "normalize/sub")) {
+			*inside = 1;
+			return SC_OK;
+		}
+	const char *ms = export_meta_get(m, "mean"), *ss = export_meta_get(m, "std");
+	if (!ms && !ss) {
+		/* a foreign model: images in [0, 1] as they are */
+		*inside = 1;
+		return SC_OK;
+	}
+	if (parse_float_list(ms, mean, c) || parse_float_list(ss, std, c))
+		return sc_fail(err, SC_EINVAL, "supcon.mean/std metadata '%s' / '%s' "
+			       "is not %lld numbers each: was the model trained on "
+			       "this data?", ms ? ms : "", ss ? ss : "", (long long)c);
+	return SC_OK;
+}
+
+int run_sample_indices(int64_t total, int64_t n, uint64_t seed, int64_t **idx,
+		       int64_t *count, sc_error *err)
+{
+	*idx = NULL;
+	*count = 0;
+	if (total < 1)
+		return sc_fail(err, SC_EINVAL, "no images to sample from");
+	int64_t *v = malloc(sizeof *v * (size_t)total);
+	if (!v)
+		return sc_fail(err, SC_ENOMEM, "out of memory for %lld indices",
+			       (long long)total);
+	for (int64_t i = 0; i < total; i++)
+		v[i] = i;
+	if (n > 0 && n < total) {
+		/* the first n of a seeded shuffle, back in increasing order */
+		rng r;
+		rng_init(&r, seed, 0x73616d706c65ull);
+		rng_shuffle(&r, v, total);
+		for (int64_t i = 1; i < n; i++)
+			for (int64_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+				int64_t t = v[j];
+				v[j] = v[j - 1];
+				v[j - 1] = t;
+			}
+		total = n;
+	}
+	*idx = v;
+	*count = total;
+	return SC_OK;
+}
+
+/* net with the encoder's output added as a second output, when the
+ * encoder is cut at a value net has (always for supcon's own models), so
+ * one pass gives both layers; else NULL and two passes. */
+static int two_layer_model(const graph_model *net, graph_model **out,
+			   int64_t dims[2], sc_error *err)
+{
+	graph_model *enc = NULL, *two = NULL;
+	*out = NULL;
+	int rc = run_layer_model(net, RUN_LAYER_ENCODER, &enc, &dims[0], err);
+	if (!rc)
+		rc = run_layer_model(net, RUN_LAYER_PROJECTOR, &two, &dims[1], err);
+	if (rc)
+		goto out;
+	const char *name = enc->graph->values[enc->graph->outputs[0]].name;
+	int v = graph_find_value(two->graph, name);
+	if (v < 0 || v == two->graph->outputs[0])
+		goto out;       /* the cut made a new value: two passes */
+	if ((rc = graph_add_output(two->graph, v, err)))
+		goto out;
+	*out = two;
+	two = NULL;
+out:
+	graph_model_free(enc);
+	graph_model_free(two);
+	return rc;
+}
+
+int run_cluster_metrics(const graph_model *net, const dataset *d,
+			const int64_t *idx, int64_t n, const float *mean,
+			const float *std, int threads, run_clusters *cl,
+			sc_error *err)
+{
+	cl->valid = 0;
+	cl->images = n;
+	cl->k = RUN_CLUSTER_K;
+	graph_model *two = NULL;
+	int64_t dims[2] = {0, 0};
+	float *f[2] = {NULL, NULL};
+	int32_t *labels = malloc(sizeof *labels * (size_t)(n > 0 ? n : 1));
+	int rc = labels ? two_layer_model(net, &two, dims, err) :
+		 sc_fail(err, SC_ENOMEM, "out of memory");
+	for (int l = 0; l < 2 && !rc; l++)
+		if (!(f[l] = malloc(sizeof *f[l] * (size_t)(n * dims[l]))))
+			rc = sc_fail(err, SC_ENOMEM, "out of memory for %lld "
+				     "embeddings", (long long)n);
+	if (rc)
+		goto out;
+	for (int64_t i = 0; i < n; i++)
+		labels[i] = d->labels[idx ? idx[i] : i];
+	if (two) {
+		/* output 0 is the projector, output 1 the encoder */
+		int64_t od[2] = {dims[1], dims[0]};
+		float *of[2] = {f[1], f[0]};
+		rc = run_features_multi(two, d, idx, n, mean, std, threads, 2, od, of,
+					err);
+	} else {
+		for (int l = 0; l < 2 && !rc; l++) {
+			graph_model *m = NULL;
+			rc = run_layer_model(net, (run_layer)l, &m, &dims[l], err);
+			if (!rc)
+				rc = run_features(m, d, idx, n, mean, std, threads,
+						  dims[l], f[l], err);
+			graph_model_free(m);
+		}
+	}
+	for (int l = 0; l < 2 && !rc; l++) {
+		embed_l2_normalize(f[l], n, dims[l]);
+		rc = embed_silhouette(f[l], n, dims[l], labels, d->classes,
+				      &cl->silhouette[l], err);
+		if (!rc)
+			rc = embed_knn_accuracy(f[l], n, dims[l], labels, d->classes,
+						RUN_CLUSTER_K, &cl->knn[l], err);
+	}
+out:
+	free(f[0]);
+	free(f[1]);
+	free(labels);
+	graph_model_free(two);
+	cl->valid = !rc;
+	return rc;
+}
+
+void run_clusters_read(const char *dir, run_clusters *cl)
+{
+	memset(cl, 0, sizeof *cl);
+	char path[4096], *buf;
+	size_t len;
+	sc_error err = {0};
+	if (run_path(path, sizeof path, dir, "metrics.json", &err) ||
+	    sc_read_file(path, 1 << 22, &buf, &len, &err))
+		return;
+	const char *p = strstr(buf, "\n  \"clusters\": {\"part\": \"");
+	if (p) {
+		p += strlen("\n  \"clusters\": {\"part\": \"");
+		const char *q = strchr(p, '"');
+		long long images = 0;
+		const char *im = strstr(p, "\"images\": "), *k = strstr(p, "\"knn_k\": ");
+		if (q && (size_t)(q - p) < sizeof cl->part && im && k &&
+		    sscanf(im, "\"images\": %lld", &images) == 1 &&
+		    sscanf(k, "\"knn_k\": %d", &cl->k) == 1) {
+			memcpy(cl->part, p, (size_t)(q - p));
+			cl->images = images;
+			cl->valid = 1;
+			for (int l = 0; l < 2; l++) {
+				char key[64];
+				snprintf(key, sizeof key, "\"%s\": {\"silhouette\": ",
+					 run_layer_name((run_layer)l));
+				const char *e = strstr(p, key);
+				const char *a = e ? strstr(e, "\"knn_accuracy\": ") : NULL;
+				cl->silhouette[l] = cl->knn[l] = NAN;
+				if (!e || !a) {
+					cl->valid = 0;
+					continue;
+				}
+				sscanf(e + strlen(key), "%lf", &cl->silhouette[l]);
+				sscanf(a + strlen("\"knn_accuracy\": "), "%lf", &cl->knn[l]);
+			}
+		}
+	}
+	free(buf);
 }

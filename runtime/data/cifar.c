@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "runtime/data/readers.h"
+#include "runtime/fileio.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
@@ -89,6 +90,8 @@ static int cifar_read(dataset *d, const cifar_file *f, int64_t first, int fine,
 			  : sc_fail(err, SC_EIO, "%s: %s", f->path, strerror(errno));
 		goto out;
 	}
+	if ((rc = sc_input_register(f->path, err)))
+		goto out;
 	for (int64_t i = 0; i < f->records; i++) {
 		if (fread(buf, 1, (size_t)record, fp) != (size_t)record) {
 			rc = sc_fail(err, SC_EIO, "%s: short read at record %lld",

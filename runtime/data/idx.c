@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "runtime/data/readers.h"
+#include "runtime/fileio.h"
 
 #define IDX_TYPE_UBYTE 0x08
 #define IDX_MAX_DIMS 4
@@ -124,7 +125,9 @@ int data_idx_read(const char *path, int ndims, int64_t *dims, uint8_t **data,
 		return sc_fail(err, errno == ENOENT ? SC_EINVAL : SC_EIO, "%s: %s",
 			       path, errno == ENOENT ? "no such file" : strerror(errno));
 	int64_t total = 0;
-	int rc = idx_read_header(f, path, ndims, dims, &total, err);
+	int rc = sc_input_register(path, err);
+	if (!rc)
+		rc = idx_read_header(f, path, ndims, dims, &total, err);
 	if (!rc)
 		rc = idx_read_body(f, path, total, data, err);
 	gzclose(f);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "runtime/data/dataset.h"
+#include "runtime/fileio.h"
 
 typedef struct png_ctx {
 	const char *path;
@@ -129,8 +130,7 @@ int data_png_read(const char *path, int64_t channels, uint8_t **pixels,
 		rc = sc_fail(err, SC_ENOMEM, "%s: cannot create a PNG reader", path);
 		goto out;
 	}
-	rc = png_decode(&c, err);
-	if (rc)
+	if ((rc = sc_input_register(path, err)) || (rc = png_decode(&c, err)))
 		goto out;
 	*pixels = malloc((size_t)(channels * c.h * c.w));
 	if (!*pixels) {

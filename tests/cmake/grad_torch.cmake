@@ -9,7 +9,11 @@
 #                        net, exported as standard ops at opsets 9, 13 and 17
 #                        and with a symbolic batch: the loss and the
 #                        gradients of every parameter and of the input.
-# Together about 45 s on 2 cores.  Label `reference`: the sanitizer build
+#   grad_torch_supcon_scatter  the same with SupContrast's own self-mask,
+#                        torch.scatter(ones, 1, arange(N).view(-1, 1), 0):
+#                        Scatter at opset 9, ScatterElements at 13, and at
+#                        13 with a symbolic batch.
+# Together about 50 s on 2 cores.  Label `reference`: the sanitizer build
 # leaves them out.  Without /usr/bin/python3 the tests fail and say why.
 
 if(DEBIAN_PYTHON)
@@ -22,10 +26,14 @@ if(DEBIAN_PYTHON)
     COMMAND ${DEBIAN_PYTHON} ${GRAD_TORCH} --supcon $<TARGET_FILE:supcon>
       --work ${SUPCON_TEST_WORK}/grad_torch --threads 2
       supcon --opset 9 --opset 13 --opset 17)
-  set_tests_properties(grad_torch_resnet18 grad_torch_supcon PROPERTIES
-    LABELS reference TIMEOUT 300)
+  add_test(NAME grad_torch_supcon_scatter
+    COMMAND ${DEBIAN_PYTHON} ${GRAD_TORCH} --supcon $<TARGET_FILE:supcon>
+      --work ${SUPCON_TEST_WORK}/grad_torch --threads 2
+      supcon --self-mask scatter --opset 9 --opset 13)
+  set_tests_properties(grad_torch_resnet18 grad_torch_supcon
+    grad_torch_supcon_scatter PROPERTIES LABELS reference TIMEOUT 300)
 else()
-  foreach(name grad_torch_resnet18 grad_torch_supcon)
+  foreach(name grad_torch_resnet18 grad_torch_supcon grad_torch_supcon_scatter)
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} -E echo
       "${name}: needs /usr/bin/python3 with python3-torch; run tools/install-deps.sh")
     set_tests_properties(${name} PROPERTIES
