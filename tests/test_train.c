@@ -417,6 +417,28 @@ static void test_synthetic_and_bad_input(void **state)
 	assert_non_null(strstr(r.err, n6[0]));
 	assert_non_null(strstr(r.err, n6[1]));
 	cli_result_free(&r);
+	/* --check-numerics names the node that made the first infinity */
+	const char *const nan_checked[] = {"train", "--method", "ce", "--data",
+		"synthetic:1x8x8:2", "--width", "4", "--limit", "64", "--batch", "16",
+		"--epochs", "3", "--lr", "1e30", "--momentum", "0", "--check-numerics",
+		"--out", WORK "/nan2", NULL};
+	r = cli_run(&opts, nan_checked);
+	assert_true(r.exited && r.status == 1);
+	if (!strstr(r.err, ") produced ") || !strstr(r.err, "step 2"))
+		fail_msg("unexpected: %s", r.err);
+	cli_result_free(&r);
+	/* clipping and memory options: checked, and the limit refuses */
+	const char *const badclip[] = {"train", "--clip-grad-norm", "-1", "--data",
+		"synthetic:1x8x8:2", "--out", WORK "/x", NULL};
+	const char *const n7[] = {"--clip-grad-norm", NULL};
+	r = cli_expect(&opts, 2, "supcon train", n7, badclip);
+	cli_result_free(&r);
+	const char *const tiny[] = {"train", "--max-memory", "1K", "--clip-grad-norm",
+		"1", "--data", "synthetic:1x8x8:2", "--width", "4", "--out",
+		WORK "/tiny", NULL};
+	const char *const n8[] = {"above the memory limit of 0.0 MiB", NULL};
+	r = cli_expect(&opts, 1, "supcon train", n8, tiny);
+	cli_result_free(&r);
 	const char *const badaug[] = {"train", "--aug", "sparkle", "--data",
 		"synthetic:1x8x8:2", "--out", WORK "/x", NULL};
 	const char *const n5[] = {"sparkle", NULL};

@@ -502,3 +502,32 @@ int cli_not_implemented(const cli_command *c, int argc, char **argv)
 		  c->name);
 	return CLI_EXIT_FAIL;
 }
+
+/* Sizes in binary units, for --max-memory. */
+int cli_parse_bytes(const char *flag, const char *text, size_t *out,
+		    sc_error *err)
+{
+	char *end = NULL;
+	double v = text && *text ? strtod(text, &end) : -1;
+	double unit = 1;
+	if (end && *end) {
+		switch (*end == 'k' ? 'K' : *end) {
+		case 'K': unit = 1024.0; break;
+		case 'M': unit = 1024.0 * 1024.0; break;
+		case 'G': unit = 1024.0 * 1024.0 * 1024.0; break;
+		case 'T': unit = 1024.0 * 1024.0 * 1024.0 * 1024.0; break;
+		default: unit = 0; break;
+		}
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+	}
+	if (!end || *end || unit == 0 || !(v > 0) || v * unit >= 9.2e18)
+		return sc_fail(err, SC_EINVAL, "%s '%s': expected a size such as "
+			       "1048576, 512M or 1.5G (binary units)", flag,
+			       text ? text : "");
+	*out = (size_t)(v * unit);
+	return SC_OK;
+}

@@ -533,34 +533,6 @@ int cli_inputs_check_complete(const graph_model *m, const cli_inputs *in,
 
 /* --- the session of run and bench ---------------------------------------- */
 
-int cli_parse_bytes(const char *flag, const char *text, size_t *out,
-		    sc_error *err)
-{
-	char *end = NULL;
-	double v = text && *text ? strtod(text, &end) : -1;
-	double unit = 1;
-	if (end && *end) {
-		switch (*end == 'k' ? 'K' : *end) {
-		case 'K': unit = 1024.0; break;
-		case 'M': unit = 1024.0 * 1024.0; break;
-		case 'G': unit = 1024.0 * 1024.0 * 1024.0; break;
-		case 'T': unit = 1024.0 * 1024.0 * 1024.0 * 1024.0; break;
-		default: unit = 0; break;
-		}
-		end++;
-		if (*end == 'i' && end[1] == 'B')
-			end += 2;
-		else if (*end == 'B')
-			end++;
-	}
-	if (!end || *end || unit == 0 || !(v > 0) || v * unit >= 9.2e18)
-		return sc_fail(err, SC_EINVAL, "%s '%s': expected a size such as "
-			       "1048576, 512M or 1.5G (binary units)", flag,
-			       text ? text : "");
-	*out = (size_t)(v * unit);
-	return SC_OK;
-}
-
 /* --check-numerics and --max-memory, for the commands that take them. */
 int cli_plan_options(const cli_args *a, int threads, plan_options *opt,
 		     sc_error *err)

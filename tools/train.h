@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "runtime/data/dataset.h"
+#include "runtime/trainer.h"
 
 /* Every option of a run, resolved.  Strings are fixed buffers so that a
  * config is a plain value (saved in checkpoints, compared on resume). */
@@ -46,7 +47,13 @@ typedef struct run_config {
 	int zero_init_residual;
 	long long checkpoint_every;
 	double label_noise;     /* fraction of training labels flipped (seeded) */
+	double clip_grad_norm, clip_grad_value;   /* 0: off */
+	int check_numerics;
+	char max_memory[32];    /* "" or a size for cli_parse_bytes */
 } run_config;
+
+/* The trainer's clipping, numerics and memory options from c. */
+int run_trainer_limits(const run_config *c, trainer_options *to, sc_error *err);
 
 /* One row of the epoch history; NaN means "not defined" (JSON null). */
 typedef struct run_epoch {

@@ -29,6 +29,8 @@ typedef struct field {
 #define FR(n, m) {n, F_INT, offsetof(run_config, m), 0, 1}
 #define FD(n, m) {n, F_DBL, offsetof(run_config, m), 0, 0}
 #define FB(n, m) {n, F_BOOL, offsetof(run_config, m), 0, 0}
+#define FBR(n, m) {n, F_BOOL, offsetof(run_config, m), 0, 1}
+#define FSR(n, m) {n, F_STR, offsetof(run_config, m), sizeof(((run_config *)0)->m), 1}
 
 static const field fields[] = {
 	FS("method", method),
@@ -62,6 +64,10 @@ static const field fields[] = {
 	FB("zero-init-residual", zero_init_residual),
 	FR("checkpoint-every", checkpoint_every),
 	FD("label-noise", label_noise),
+	FD("clip-grad-norm", clip_grad_norm),
+	FD("clip-grad-value", clip_grad_value),
+	FBR("check-numerics", check_numerics),
+	FSR("max-memory", max_memory),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
@@ -109,6 +115,14 @@ const cli_opt run_options[] = {
 	O("checkpoint-every", "N", "also checkpoint every N steps (default: epoch ends)"),
 	O("label-noise", "P", "flip a seeded fraction P of the training labels to "
 	  "another class (not validation or test; default 0)"),
+	O("clip-grad-norm", "X", "scale the gradients so that their total L2 norm "
+	  "is at most X (torch's clip_grad_norm_; default off)"),
+	O("clip-grad-value", "X", "clamp every gradient element to [-X, X] "
+	  "(torch's clip_grad_value_; default off)"),
+	OF("check-numerics", "stop at the first node that produces a NaN or an "
+	   "infinity and name it (slower: a pass over every value)"),
+	O("max-memory", "SIZE", "refuse a training step that needs more than SIZE "
+	  "(e.g. 2G) of weights, optimizer state, activations and scratch"),
 };
 const int run_n_options = (int)(sizeof run_options / sizeof run_options[0]);
 
@@ -247,6 +261,13 @@ int run_config_check(const run_config *c, sc_error *err)
 		return sc_fail(err, SC_EINVAL, "--size must be in [1, 4096]");
 	if (c->label_noise >= 1)
 		return sc_fail(err, SC_EINVAL, "--label-noise must be in [0, 1)");
+	if (c->clip_grad_norm < 0 || c->clip_grad_value < 0)
+		return sc_fail(err, SC_EINVAL, "--clip-grad-norm and --clip-grad-value "
+			       "must be > 0 (0: off)");
+	size_t bytes;
+	if (c->max_memory[0] &&
+	    cli_parse_bytes("--max-memory", c->max_memory, &bytes, err))
+		return err->code;
 	return SC_OK;
 }
 

@@ -189,6 +189,17 @@ static int argmax_hits(const sc_tensor *y, const sc_tensor *labels)
 	return (int)hits;
 }
 
+int run_trainer_limits(const run_config *c, trainer_options *to, sc_error *err)
+{
+	to->clip_grad_norm = c->clip_grad_norm;
+	to->clip_grad_value = c->clip_grad_value;
+	to->check_numerics = c->check_numerics;
+	if (c->max_memory[0])
+		return cli_parse_bytes("--max-memory", c->max_memory, &to->max_memory,
+				       err);
+	return SC_OK;
+}
+
 static int train_epochs(loop *lp, sc_error *err)
 {
 	const run_config *c = lp->c;
@@ -247,17 +258,20 @@ static int train_epochs(loop *lp, sc_error *err)
 				return err->code;
 			if (!got)
 				break;
-			float loss;
+			float loss = 0;
 			rc = trainer_step(lp->t, x, y, lr, &loss, err);
 			if (rc == SC_ENUMERIC) {
 				run_progress_end(&pr);
+				/* the trainer's message: a non-finite loss, or with
+				 * --check-numerics the node that made the first one */
+				char why[SC_ERROR_MAX];
+				snprintf(why, sizeof why, "%s", err->msg);
 				char ck[4096];
 				int have = !run_path(ck, sizeof ck, lp->dir, lp->ckpt_file,
 						     err) && access(ck, F_OK) == 0;
-				sc_fail(err, SC_ENUMERIC, "the loss became %s at step %lld "
-					"(epoch %lld); stopped: %s%s", isnan(loss) ? "NaN" :
-					"infinite", (long long)lp->steps + 1,
-					(long long)lp->epoch + 1, have ?
+				sc_fail(err, SC_ENUMERIC, "step %lld (epoch %lld): %s; "
+					"stopped: %s%s", (long long)lp->steps + 1,
+					(long long)lp->epoch + 1, why, have ?
 					"the last good checkpoint is kept in " :
 					"no checkpoint was written yet (no last good checkpoint) in ",
 					lp->dir);
@@ -613,6 +627,8 @@ int run_train(const run_config *given, const char *dir, int resume,
 	to.graph.temperature = c->temperature;
 	to.graph.base_temperature = c->base_temperature;
 	to.threads = (int)c->threads;
+	if ((rc = run_trainer_limits(c, &to, err)))
+		goto out;
 	static const char *const head_only[] = {"fc.weight", "fc.bias"};
 	if (c->freeze_encoder) {
 		to.trainable = head_only;
@@ -932,6 +948,8 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	to.graph.loss = TRAIN_LOSS_CE;
 	to.graph.bn_frozen = 1;
 	to.threads = (int)c->threads;
+	if ((rc = run_trainer_limits(c, &to, err)))
+		goto out;
 	static const char *const head_only[] = {"fc.weight", "fc.bias"};
 	to.trainable = head_only;
 	to.n_trainable = 2;
