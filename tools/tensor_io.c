@@ -4,6 +4,8 @@
  * shape; and the session both set up (model, plan, inputs); see cli.h. */
 #include "cli.h"
 
+#include "runtime/fileio.h"
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -156,6 +158,10 @@ static int png_decode(png_reader *r, sc_error *err)
 int cli_png_load(const char *path, sc_tensor *t, sc_error *err)
 {
 	memset(t, 0, sizeof *t);
+	/* never to be overwritten by an output of the same command */
+	int rc = sc_input_register(path, err);
+	if (rc)
+		return rc;
 	png_reader r;
 	memset(&r, 0, sizeof r);
 	r.path = path;
@@ -177,7 +183,7 @@ int cli_png_load(const char *path, sc_tensor *t, sc_error *err)
 		png_reader_close(&r);
 		return sc_fail(err, SC_ENOMEM, "%s: out of memory starting libpng", path);
 	}
-	int rc = png_decode(&r, err);
+	rc = png_decode(&r, err);
 	png_reader_close(&r);
 	if (rc != SC_OK) {
 		tensor_free(&r.t);
