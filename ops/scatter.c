@@ -349,15 +349,8 @@ static int scatter_elements_run(op_kernel *k, sc_error *err)
 			memcpy(at, src + (size_t)t * e, e);
 		else
 			s->combine(s->reduction, at, src + (size_t)t * e, 1);
-		/* base: the data offset of idx without its axis coordinate */
-		for (int d = r - 1; d >= 0; d--) {
-			int64_t step = d == s->axis ? 0 : s->data_stride[d];
-			base += step;
-			if (++idx[d] < ix->dims[d])
-				break;
-			base -= step * ix->dims[d];
-			idx[d] = 0;
-		}
+		shape_axis_walk_step(r, s->axis, ix->dims, s->data_stride, idx,
+				     &base);
 	}
 	return SC_OK;
 }

@@ -189,15 +189,8 @@ int shape_gather_elements_run(op_kernel *k, sc_error *err)
 		if (v < 0)
 			v += n_axis;
 		memcpy(dst + (size_t)t * e, src + (size_t)(base + v * sa) * e, e);
-		/* base: the data offset of idx without the axis coordinate */
-		for (int d = r - 1; d >= 0; d--) {
-			int64_t step = d == s->axis ? 0 : s->data_stride[d];
-			base += step;
-			if (++idx[d] < ix->dims[d])
-				break;
-			base -= step * ix->dims[d];
-			idx[d] = 0;
-		}
+		shape_axis_walk_step(r, s->axis, ix->dims, s->data_stride, idx,
+				     &base);
 	}
 	return SC_OK;
 }

@@ -65,6 +65,24 @@ void shape_view_copy(const shape_view *v, void *dst, const void *src);
 /* Row-major element strides of t. */
 void shape_strides(const sc_tensor *t, int64_t *strides);
 
+/* The elementwise-index walk of GatherElements and ScatterElements: moves
+ * idx one step through `dims` (row-major) and keeps *base the data offset
+ * of idx with its `axis` coordinate left out (data_stride: data's
+ * strides). */
+static inline void shape_axis_walk_step(int rank, int axis, const int64_t *dims,
+					const int64_t *data_stride, int64_t *idx,
+					int64_t *base)
+{
+	for (int d = rank - 1; d >= 0; d--) {
+		int64_t step = d == axis ? 0 : data_stride[d];
+		*base += step;
+		if (++idx[d] < dims[d])
+			break;
+		*base -= step * dims[d];
+		idx[d] = 0;
+	}
+}
+
 /* Sets n elements of elem bytes at dst to *value. */
 void shape_fill(void *dst, int64_t n, const void *value, size_t elem);
 

@@ -1045,8 +1045,11 @@ static void index_text(const sc_tensor *t, int64_t i, char *buf, size_t len)
 		snprintf(buf + used, len - used, "]");
 }
 
-/* SC_ENUMERIC naming `who` when value v holds a NaN or an infinity. */
-static int check_value(plan *p, int v, const char *who, sc_error *err)
+/* SC_ENUMERIC when value v holds a NaN or an infinity: "<who> '<v>' holds
+ * NaN at [..]" for an input, or, when node is given, that node "produced"
+ * it. */
+static int check_value(plan *p, int v, const char *who, const graph_node *node,
+		       sc_error *err)
 {
 	int nan = 0;
 	int64_t at = value_nonfinite(p, v, &nan, err);
@@ -1056,9 +1059,14 @@ static int check_value(plan *p, int v, const char *who, sc_error *err)
 		return SC_OK;
 	char where[160];
 	index_text(&p->slots[v], at, where, sizeof where);
-	return sc_fail(err, SC_ENUMERIC, "%s '%s' holds %s at %s",
-		       who, p->g->values[v].name,
-		       nan ? "NaN" : "an infinity", where);
+	const char *what = nan ? "NaN" : "an infinity";
+	if (node)
+		return sc_fail(err, SC_ENUMERIC,
+			       "node '%s' (%s) produced %s in output '%s' at %s; "
+			       "its inputs were finite", node_label(node),
+			       node->op_type, what, p->g->values[v].name, where);
+	return sc_fail(err, SC_ENUMERIC, "%s '%s' holds %s at %s", who,
+		       p->g->values[v].name, what, where);
 }
 
 /* Graph inputs and initializers, before the first node runs. */
@@ -1068,7 +1076,7 @@ static int check_inputs_numerics(plan *p, sc_error *err)
 		if (p->kind[v] != SLOT_INPUT && p->kind[v] != SLOT_CONST)
 			continue;
 		int rc = check_value(p, v, p->kind[v] == SLOT_INPUT ? "input" :
-				     "initializer", err);
+				     "initializer", NULL, err);
 		if (rc)
 			return rc;
 	}
@@ -1077,24 +1085,11 @@ static int check_inputs_numerics(plan *p, sc_error *err)
 
 static int check_node_numerics(plan *p, const plan_node *pn, sc_error *err)
 {
-	const graph_node *node = pn->node;
-	for (int j = 0; j < node->n_outputs; j++) {
-		int v = pn->out_ids[j];
-		if (v < 0)
-			continue;
-		int nan = 0;
-		int64_t at = value_nonfinite(p, v, &nan, err);
-		if (at == -2)
-			return err->code;
-		if (at < 0)
-			continue;
-		char where[160];
-		index_text(&p->slots[v], at, where, sizeof where);
-		return sc_fail(err, SC_ENUMERIC,
-			       "node '%s' (%s) produced %s in output '%s' at %s; "
-			       "its inputs were finite", node_label(node),
-			       node->op_type, nan ? "NaN" : "an infinity",
-			       p->g->values[v].name, where);
+	for (int j = 0; j < pn->node->n_outputs; j++) {
+		int rc = pn->out_ids[j] < 0 ? SC_OK :
+			 check_value(p, pn->out_ids[j], NULL, pn->node, err);
+		if (rc)
+			return rc;
 	}
 	return SC_OK;
 }
