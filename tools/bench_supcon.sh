@@ -29,22 +29,14 @@ set -eu
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 work="${2:-$build/bench-supcon}"
-supcon="$build/bin/supcon"
 threads="${THREADS:-2}"
 steps="${STEPS:-10}"
 rounds="${ROUNDS:-2}"
 aug="${AUG:-simclr}"
 models="${MODELS:-resnet18 resnet50}"
-py=/usr/bin/python3
-
-fail() { echo "bench_supcon: $*" >&2; exit 2; }
-[ -x "$supcon" ] || fail "build supcon first ($supcon missing)"
-[ -x "$py" ] || fail "$py missing (Debian's python3 with python3-torch)"
-case "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null)" in
-  Release|RelWithDebInfo) ;;
-  *) echo "bench_supcon: warning: $build is not a Release build" >&2 ;;
-esac
-mkdir -p "$work"
+name=bench_supcon
+# shellcheck source=tools/bench_lib.sh
+. "$root/tools/bench_lib.sh"
 
 data_of() { case "$1" in resnet18) echo fashion-mnist ;; *) echo synthetic:3x64x64:100 ;; esac; }
 shape_of() { case "$1" in resnet18) echo "1 28 28" ;; *) echo "3 64 64" ;; esac; }

@@ -30,22 +30,14 @@ set -eu
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 work="${2:-$build/bench-train}"
-supcon="$build/bin/supcon"
 threads="${THREADS:-2}"
 rounds="${ROUNDS:-3}"
 repeat="${REPEAT:-5}"
 peer="${PEER:-1}"
 models="${MODELS:-resnet18 small}"
-py=/usr/bin/python3
-
-fail() { echo "bench_train: $*" >&2; exit 2; }
-[ -x "$supcon" ] || fail "build supcon first ($supcon missing)"
-[ -x "$py" ] || fail "$py missing (Debian's python3 with python3-torch)"
-case "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null)" in
-  Release|RelWithDebInfo) ;;
-  *) echo "bench_train: warning: $build is not a Release build" >&2 ;;
-esac
-mkdir -p "$work"
+name=bench_train
+# shellcheck source=tools/bench_lib.sh
+. "$root/tools/bench_lib.sh"
 
 batch_of() { case "$1" in resnet18) echo "${BATCH_A:-16}" ;; *) echo "${BATCH_B:-256}" ;; esac; }
 classes_of() { case "$1" in resnet18) echo 1000 ;; *) echo 10 ;; esac; }
