@@ -30,11 +30,6 @@ int onnx_check_nesting(const void *buf, size_t len,
 		       const ProtobufCMessageDescriptor *desc,
 		       const char *label, sc_error *err);
 
-/* Replaces the control characters of err->msg by '?'.  Names from a file
- * may hold any byte (a newline included) and are quoted in messages,
- * which must stay one line: the loaders pass every failure through this. */
-void onnx_error_one_line(sc_error *err);
-
 /* Maps a whole file read-only.  An empty file gives data NULL, len 0.
  * A missing or unreadable file is SC_EINVAL (bad input), other failures
  * SC_EIO; messages start with path. */

@@ -1028,7 +1028,6 @@ int onnx_load_memory_flags(const void *buf, size_t len, const char *base_dir,
 	onnx__model_proto__free_unpacked(mp, NULL);
 	if (rc) {
 		graph_model_free(m);
-		onnx_error_one_line(err);
 		sc_error_prefix(err, "%s: ", label);
 		return rc;
 	}

@@ -28,15 +28,6 @@ static const char *tensor_label(const Onnx__TensorProto *p)
 	return p->name && *p->name ? p->name : "<unnamed>";
 }
 
-void onnx_error_one_line(sc_error *err)
-{
-	if (!err)
-		return;
-	for (char *c = err->msg; *c; c++)
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
-			*c = '?';
-}
-
 /* Moves a protobuf-c allocated array into t when its layout is already the
  * runtime layout; the proto then forgets it.  protobuf-c's default
  * allocator is malloc, so free() in tensor_free matches. */
@@ -427,7 +418,6 @@ int onnx_tensor_load_memory(const void *buf, size_t len, const char *label,
 	onnx_ctx ctx = {label, NULL};
 	rc = onnx_tensor_from_proto(&ctx, p, 1, t, err);
 	if (rc) {
-		onnx_error_one_line(err);
 		sc_error_prefix(err, "%s: ", label);
 	} else if (name) {
 		*name = strdup(p->name ? p->name : "");

@@ -21,6 +21,12 @@ struct grad_ctx {
 	int64_t opset;
 	unsigned long counter;
 	int uses_supcon;
+	/* grad_infer_value's memo: per node, the call that last visited it
+	 * and the depth it was visited at */
+	unsigned *seen_call;
+	int *seen_depth;
+	int seen_cap;
+	unsigned call;
 };
 
 int64_t grad_opset(const grad_ctx *c) { return c->opset; }
@@ -66,7 +72,7 @@ int grad_emit(grad_ctx *c, const char *op, const char *domain, int n_in,
  * Only values made by earlier rules are visited, whose nodes carry all
  * their attributes by now, so the types are the ones the final inference
  * gives.  Best effort: a contradiction surfaces in that final pass. */
-static void grad_infer_value(grad_ctx *c, int v, int depth)
+static void infer_value_at(grad_ctx *c, int v, int depth)
 {
 	if (v < 0 || depth > 64)
 		return;
@@ -75,8 +81,17 @@ static void grad_infer_value(grad_ctx *c, int v, int depth)
 	    val->producer < 0)
 		return;
 	int p = val->producer;
+	/* a node reached again at the same depth or deeper has nothing new
+	 * to give: without this a fan-in lattice is visited exponentially */
+	if (p < c->seen_cap && c->seen_call[p] == c->call &&
+	    c->seen_depth[p] <= depth)
+		return;
+	if (p < c->seen_cap) {
+		c->seen_call[p] = c->call;
+		c->seen_depth[p] = depth;
+	}
 	for (int j = 0; j < c->g->nodes[p].n_inputs; j++)
-		grad_infer_value(c, c->g->nodes[p].inputs[j], depth + 1);
+		infer_value_at(c, c->g->nodes[p].inputs[j], depth + 1);
 	const graph_node *n = &c->g->nodes[p];
 	int64_t opset = strcmp(n->domain, "ai.supcon") == 0 ? 1 :
 			graph_model_opset(c->m, n->domain);
@@ -85,6 +100,32 @@ static void grad_infer_value(grad_ctx *c, int v, int depth)
 		sc_error ignored = {0};
 		d->infer(c->g, n, opset, &ignored);
 	}
+}
+
+/* Types value v, if inference has not, by running the inference of its
+ * producer (and, first, of the producers of that node's untyped inputs).
+ * Only values made by earlier rules are visited, whose nodes carry all
+ * their attributes by now, so the types are the ones the final inference
+ * gives.  Best effort: a contradiction surfaces in that final pass, and
+ * when the memo cannot grow the walk only loses its memo.  The recursion
+ * is bounded to depth 64 whatever the graph's depth. */
+static void grad_infer_value(grad_ctx *c, int v)
+{
+	if (c->seen_cap < c->g->n_nodes) {
+		int cap = c->g->n_nodes * 2 + 64;
+		unsigned *sc = realloc(c->seen_call, (size_t)cap * sizeof *sc);
+		if (sc)
+			c->seen_call = sc;
+		int *sd = sc ? realloc(c->seen_depth, (size_t)cap * sizeof *sd) : NULL;
+		if (sd) {
+			c->seen_depth = sd;
+			memset(c->seen_call + c->seen_cap, 0,
+			       (size_t)(cap - c->seen_cap) * sizeof *sc);
+			c->seen_cap = cap;
+		}
+	}
+	c->call++;
+	infer_value_at(c, v, 0);
 }
 
 int grad_unary(grad_ctx *c, const char *op, int x, sc_error *err)
@@ -130,8 +171,8 @@ int grad_binary(grad_ctx *c, const char *op, int a, int b, sc_error *err)
 int grad_sum_to_shape(grad_ctx *c, int dx, int x, sc_error *err)
 {
 	/* a gradient made by earlier rules has no type yet */
-	grad_infer_value(c, dx, 0);
-	grad_infer_value(c, x, 0);
+	grad_infer_value(c, dx);
+	grad_infer_value(c, x);
 	const graph_type *a = &c->g->values[dx].type, *b = &c->g->values[x].type;
 	/* skip the node when inference already proves the shapes equal: the
 	 * same size, or the same symbolic name (the batch axis "N") */
@@ -359,7 +400,7 @@ int autodiff_build(graph_model *m, const char *loss, int n_wrt,
 		goto out;
 	}
 
-	grad_ctx c = {m, g, graph_model_opset(m, ""), 0, 0};
+	grad_ctx c = {m, g, graph_model_opset(m, ""), 0, 0, NULL, NULL, 0, 0};
 	/* acc grows as values are added; index only original values */
 	int *acc = malloc(((size_t)n_values + 1) * sizeof *acc);
 	if (!acc) {
@@ -409,6 +450,8 @@ int autodiff_build(graph_model *m, const char *loss, int n_wrt,
 		rc = graph_model_add_opset(m, "ai.supcon", 1, err);
 out_acc:
 	free(acc);
+	free(c.seen_call);
+	free(c.seen_depth);
 out:
 	free(order);
 	free(active);

@@ -1213,71 +1213,176 @@ static int place_output(plan *p, int v, int *use_arena, sc_error *err)
 	return SC_OK;
 }
 
+/* The activations already placed in the arena, indexed by lifetime: a
+ * segment tree over the schedule's steps, where a value is listed at the
+ * O(log n) tree nodes that tile its lifetime and each tree node counts the
+ * values listed at or under it, so a search descends only where values
+ * lie.  The recursion is the tree's height, not the graph's depth. */
+typedef struct {
+	int leaves;              /* a power of two above the last step */
+	int *head, *under;       /* per tree node: first entry (-1), count */
+	struct life_entry {
+		int value, next;
+	} *entries;
+	int n_entries, cap;
+} life_index;
+
+static int life_add(life_index *t, int node, int nlo, int nhi, int lo, int hi,
+		    int v)
+{
+	if (hi < nlo || nhi < lo)
+		return 0;
+	t->under[node]++;
+	if (lo <= nlo && nhi <= hi) {
+		if (t->n_entries == t->cap) {
+			if (t->cap > (1 << 28))
+				return -1;
+			int cap = t->cap ? t->cap * 2 : 1024;
+			struct life_entry *e = realloc(t->entries, (size_t)cap * sizeof *e);
+			if (!e)
+				return -1;
+			t->entries = e;
+			t->cap = cap;
+		}
+		t->entries[t->n_entries].value = v;
+		t->entries[t->n_entries].next = t->head[node];
+		t->head[node] = t->n_entries++;
+		return 0;
+	}
+	int mid = nlo + (nhi - nlo) / 2;
+	if (life_add(t, 2 * node, nlo, mid, lo, hi, v) ||
+	    life_add(t, 2 * node + 1, mid + 1, nhi, lo, hi, v))
+		return -1;
+	return 0;
+}
+
+/* Appends to out[] (once each, by stamp) the values whose lifetime meets
+ * [lo, hi]. */
+static void life_find(const life_index *t, int node, int nlo, int nhi, int lo,
+		      int hi, int *stamp, int mark, int *out, int *n_out)
+{
+	if (hi < nlo || nhi < lo || !t->under[node])
+		return;
+	for (int e = t->head[node]; e >= 0; e = t->entries[e].next) {
+		int w = t->entries[e].value;
+		if (stamp[w] != mark) {
+			stamp[w] = mark;
+			out[(*n_out)++] = w;
+		}
+	}
+	if (nlo == nhi)
+		return;
+	int mid = nlo + (nhi - nlo) / 2;
+	life_find(t, 2 * node, nlo, mid, lo, hi, stamp, mark, out, n_out);
+	life_find(t, 2 * node + 1, mid + 1, nhi, lo, hi, stamp, mark, out, n_out);
+}
+
+typedef struct {
+	size_t off, end;
+} arena_span;
+
+static int cmp_span(const void *a, const void *b)
+{
+	const arena_span *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+typedef struct {
+	size_t bytes;
+	int v;
+} arena_item;
+
+static int cmp_bigger_first(const void *a, const void *b)
+{
+	const arena_item *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return (x->v > y->v) - (x->v < y->v);    /* ties in value order */
+}
+
+static size_t arena_size(size_t bytes)
+{
+	return (bytes + 63) & ~(size_t)63;
+}
+
 /* Packs activations into one arena: largest first, each at the lowest
- * offset that no value with an overlapping lifetime occupies. */
+ * offset that no value with an overlapping lifetime occupies.  Only the
+ * values whose lifetimes meet are compared, so a long chain packs in
+ * O(n log n). */
 static int build_arena(plan *p, sc_error *err)
 {
-	int n = 0;
-	int *ids = malloc(((size_t)p->n_values + 1) * sizeof *ids);
-	int *placed = malloc(((size_t)p->n_values + 1) * sizeof *placed);
-	if (!ids || !placed) {
-		free(ids);
-		free(placed);
-		return sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+	int n = 0, nv = p->n_values;
+	size_t total = 0;
+	life_index t = {0};
+	t.leaves = 1;
+	while (t.leaves < p->n_nodes + 1)
+		t.leaves *= 2;
+	arena_item *ids = malloc(((size_t)nv + 1) * sizeof *ids);
+	int *near = malloc(((size_t)nv + 1) * sizeof *near);
+	int *stamp = malloc(((size_t)nv + 1) * sizeof *stamp);
+	arena_span *spans = malloc(((size_t)nv + 1) * sizeof *spans);
+	t.head = malloc(2 * (size_t)t.leaves * sizeof *t.head);
+	t.under = calloc(2 * (size_t)t.leaves, sizeof *t.under);
+	int rc = SC_OK;
+	if (!ids || !near || !stamp || !spans || !t.head || !t.under) {
+		rc = sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+		goto done;
 	}
+	for (int i = 0; i < 2 * t.leaves; i++)
+		t.head[i] = -1;
 	p->total_bytes = 0;
-	for (int v = 0; v < p->n_values; v++)
+	for (int v = 0; v < nv; v++) {
+		stamp[v] = -1;
 		if (p->kind[v] == SLOT_ACTIVATION && p->def_step[v] >= 0) {
 			p->sizes[v] = p->slots[v].nbytes;
-			p->total_bytes += (p->sizes[v] + 63) & ~(size_t)63;
-			ids[n++] = v;
+			p->total_bytes += arena_size(p->sizes[v]);
+			ids[n].bytes = p->sizes[v];
+			ids[n++].v = v;
 		}
-	/* insertion sort by size, descending; n is the node count scale */
-	for (int i = 1; i < n; i++) {
-		int v = ids[i], j = i;
-		while (j > 0 && p->sizes[ids[j - 1]] < p->sizes[v]) {
-			ids[j] = ids[j - 1];
-			j--;
-		}
-		ids[j] = v;
 	}
-	size_t total = 0;
-	int n_placed = 0;
+	qsort(ids, (size_t)n, sizeof *ids, cmp_bigger_first);
 	for (int i = 0; i < n; i++) {
-		int v = ids[i];
-		size_t size = (p->sizes[v] + 63) & ~(size_t)63;
+		int v = ids[i].v;
+		size_t size = arena_size(p->sizes[v]);
 		int lo = p->def_step[v];
 		int hi = p->last_use[v] < lo ? lo : p->last_use[v];
-		size_t off = 0;
-		for (int moved = 1; moved;) {
-			moved = 0;
-			for (int j = 0; j < n_placed; j++) {
-				int w = placed[j];
-				int wlo = p->def_step[w];
-				int whi = p->last_use[w] < wlo ? wlo : p->last_use[w];
-				size_t wsize = (p->sizes[w] + 63) & ~(size_t)63;
-				if (whi < lo || wlo > hi)
-					continue;
-				if (off < p->offsets[w] + wsize && p->offsets[w] < off + size) {
-					off = p->offsets[w] + wsize;
-					moved = 1;
-				}
-			}
+		int n_near = 0;
+		life_find(&t, 1, 0, t.leaves - 1, lo, hi, stamp, i, near, &n_near);
+		for (int j = 0; j < n_near; j++) {
+			spans[j].off = p->offsets[near[j]];
+			spans[j].end = spans[j].off + arena_size(p->sizes[near[j]]);
 		}
+		qsort(spans, (size_t)n_near, sizeof *spans, cmp_span);
+		/* the first gap of size bytes, from the bottom */
+		size_t off = 0;
+		for (int j = 0; j < n_near && spans[j].off < off + size; j++)
+			if (spans[j].end > off)
+				off = spans[j].end;
 		p->offsets[v] = off;
-		placed[n_placed++] = v;
+		if (life_add(&t, 1, 0, t.leaves - 1, lo, hi, v)) {
+			rc = sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+			goto done;
+		}
 		if (off + size > total)
 			total = off + size;
 	}
+done:
 	free(ids);
-	free(placed);
-	/* a run that left the arena part-way may have graph outputs in it */
+	free(near);
+	free(stamp);
+	free(spans);
+	free(t.head);
+	free(t.under);
+	free(t.entries);
+	/* a run that left the arena part-way may have graph outputs in it;
+	 * the old arena goes also when packing failed, since the offsets are
+	 * half rewritten */
 	for (int i = 0; p->arena && i < p->g->n_outputs; i++) {
 		int v = p->g->outputs[i];
 		char *d = p->slots[v].data, *a = p->arena;
 		if (p->kind[v] != SLOT_ACTIVATION || d < a || d >= a + p->arena_bytes)
 			continue;
-		size_t cap = (p->slots[v].nbytes + 63) & ~(size_t)63;
+		size_t cap = arena_size(p->slots[v].nbytes);
 		free_heap(p, v);
 		p->heap[v] = aligned_alloc(64, cap ? cap : 64);
 		if (!p->heap[v])
@@ -1291,8 +1396,7 @@ static int build_arena(plan *p, sc_error *err)
 	p->arena = NULL;
 	p->arena_bytes = 0;
 	p->arena_valid = 0;
-	int rc = mem_check(p, total, "the activation arena", err);
-	if (rc)
+	if (rc || (rc = mem_check(p, total, "the activation arena", err)))
 		return rc;
 	p->arena = aligned_alloc(64, total ? total : 64);
 	if (!p->arena) {

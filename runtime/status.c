@@ -5,6 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages are one line: names from files may hold any byte, so control
+ * characters become '?'. */
+static void one_line(char *msg)
+{
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			*c = '?';
+}
+
 int sc_fail(sc_error *err, int code, const char *fmt, ...)
 {
 	if (!err)
@@ -13,6 +22,7 @@ int sc_fail(sc_error *err, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
+	one_line(err->msg);
 	err->code = code;
 	return code;
 }
@@ -28,6 +38,7 @@ void sc_error_prefix(sc_error *err, const char *fmt, ...)
 	va_end(ap);
 	if (n <= 0)
 		return;
+	one_line(prefix);
 	size_t plen = strlen(prefix);
 	size_t mlen = strnlen(err->msg, sizeof err->msg - 1);
 	if (plen > sizeof err->msg - 1)

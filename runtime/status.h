@@ -28,11 +28,14 @@ typedef struct sc_error {
 } sc_error;
 
 /* Records code and a printf-style message in err (which may be NULL) and
- * returns code, so callers can write `return sc_fail(err, SC_EINVAL, ...)`. */
+ * returns code, so callers can write `return sc_fail(err, SC_EINVAL, ...)`.
+ * Control characters in the result (a name quoted from a file may hold a
+ * newline) become '?', so the message stays one line. */
 int sc_fail(sc_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prepends context ("model.onnx: ") to the message already in err. */
+/* Prepends context ("model.onnx: ") to the message already in err, with
+ * control characters made '?' as in sc_fail. */
 void sc_error_prefix(sc_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

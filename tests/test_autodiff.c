@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model_builder.h"
 #include "runtime/autodiff.h"
@@ -281,6 +282,56 @@ static void test_bad_requests(void **state)
 	graph_model_free(m);
 }
 
+/* x_{i+1} = x_i * x_i, 60 deep, on an input of unknown rank: nothing can
+ * be typed, and every node reads its input twice, so typing a gradient
+ * by walking its producers without a memo visits 2^60 paths.  The build
+ * must finish at once (SIGALRM ends the test otherwise), and the gradient
+ * (2^60 x^(2^60 - 1) at x = 1: 2^60) comes out right when the plan runs. */
+static void test_fan_in_lattice_of_untyped_values(void **state)
+{
+	(void)state;
+	enum { DEPTH = 60 };
+	alarm(60);
+	graph_model *m = model(13);
+	graph *g = m->graph;
+	input(g, "x0", SC_FLOAT, NULL);
+	char name[32], in[80], out[32];
+	for (int i = 0; i < DEPTH; i++) {
+		snprintf(name, sizeof name, "sq%d", i);
+		snprintf(in, sizeof in, "x%d,x%d", i, i);
+		snprintf(out, sizeof out, "x%d", i + 1);
+		add(g, "Mul", name, in, out);
+	}
+	snprintf(in, sizeof in, "x%d", DEPTH);
+	add(g, "ReduceSum", "s", in, "L");
+	attr_int(&g->nodes[g->n_nodes - 1], "keepdims", 0);
+	output(g, "L");
+	sc_error err = {0};
+	int grad;
+	const char *wrt[] = {"x0"};
+	assert_int_equal(autodiff_build(m, NULL, 1, wrt, &grad, &err), SC_OK);
+	assert_true(grad >= 0);
+
+	plan_options opt = {.threads = 1};
+	plan *p = NULL;
+	assert_int_equal(plan_create(m, &opt, &p, &err), SC_OK);
+	float one = 1;
+	sc_tensor x = {.dtype = SC_FLOAT, .rank = 1, .dims = {1}, .numel = 1,
+		       .nbytes = sizeof one, .data = &one};
+	const char *names[] = {"x0"};
+	const sc_tensor *ins[] = {&x};
+	assert_int_equal(plan_run(p, 1, names, ins, &err), SC_OK);
+	const sc_tensor *dx = NULL;
+	for (int i = 0; i < m->graph->n_outputs; i++)
+		if (m->graph->outputs[i] == grad)
+			dx = plan_output(p, i);
+	assert_non_null(dx);
+	assert_true(((const float *)dx->data)[0] == ldexpf(1, DEPTH));
+	plan_free(p);
+	graph_model_free(m);
+	alarm(0);
+}
+
 /* A model exported in training mode (torch.onnx, TrainingMode.TRAINING)
  * asks BatchNormalization for its updated running statistics under the
  * exporter's names.  The training graph must still publish them as
@@ -368,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_gradients_match_finite_differences),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_training_mode_export_statistics),
+		cmocka_unit_test(test_fan_in_lattice_of_untyped_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -722,6 +722,47 @@ static void test_control_characters_in_names(void **state)
 	}
 }
 
+/* Past the loader too: a well-formed file whose node, named with control
+ * characters, is refused by shape inference; and sc_fail/sc_error_prefix
+ * themselves, which every later stage (inference, planner) goes through. */
+static void test_control_characters_after_loading(void **state)
+{
+	(void)state;
+	pb_model *pm = pb_model_new(1);
+	Onnx__NodeProto *n = pb_node("Concat", "", "in", NULL, "out");
+	n->name = pb_str("evil\nnode\x1b[2J");
+	Onnx__AttributeProto *axis = pb_attr("axis", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+	axis->has_i = 1;
+	axis->i = 5;    /* the input has rank 2 */
+	pb_node_attr(n, axis);
+	pb_add_node(pm, n);
+	size_t len;
+	uint8_t *buf = pb_pack(pm, &len);
+	sc_error err = {0};
+	graph_model *m = NULL;
+	assert_int_equal(onnx_load_memory(buf, len, NULL, "hostile.onnx", &m, &err), SC_OK);
+	int rc = graph_validate(m, &err);
+	if (rc == SC_OK) {
+		plan_options opt = {.threads = 1};
+		plan *p = NULL;
+		rc = plan_create(m, &opt, &p, &err);
+		plan_free(p);
+	}
+	print_message("  %s\n", err.msg);
+	assert_int_equal(rc, SC_EINVAL);
+	assert_null(strchr(err.msg, '\n'));
+	assert_non_null(strstr(err.msg, "evil?node?[2J"));
+	graph_model_free(m);
+	free(buf);
+	pb_free_all();
+
+	assert_int_equal(sc_fail(&err, SC_EINVAL, "node '%s' failed", "a\nb\rc\x7f"),
+			 SC_EINVAL);
+	assert_string_equal(err.msg, "node 'a?b?c?' failed");
+	sc_error_prefix(&err, "%s: ", "dir\n/m.onnx");
+	assert_string_equal(err.msg, "dir?/m.onnx: node 'a?b?c?' failed");
+}
+
 /* --- 100k nodes: linear time, no recursion over depth --------------------- */
 
 /* in -> Neg -> Relu -> Neg -> ... -> out, n nodes in a chain. */
@@ -811,13 +852,17 @@ static void run_chain(chain_job *job, size_t stack)
 static void chain_scaling(int run)
 {
 	size_t stack = CHAIN_STACK;
+	/* the best of two of each: the machine is shared, and a burst of
+	 * other work during one run is not the code's complexity */
 	chain_job small = {.n = 10000, .run = run}, big = {.n = 100000, .run = run};
 	run_chain(&small, stack);
 	run_chain(&big, stack);
-	/* the best of two for the small one: the machine is shared */
-	chain_job again = {.n = 10000, .run = run};
+	chain_job again = {.n = 10000, .run = run}, big2 = {.n = 100000, .run = run};
 	run_chain(&again, stack);
+	run_chain(&big2, stack);
 	double base = small.seconds < again.seconds ? small.seconds : again.seconds;
+	if (big2.seconds < big.seconds)
+		big = big2;
 	double ratio = big.seconds / (base > 1e-3 ? base : 1e-3);
 	print_message("  100k / 10k = %.1f (linear: 10, quadratic: 100)\n", ratio);
 	if (ratio > 25)
@@ -840,12 +885,9 @@ static void test_chain_run(void **state)
 	run_chain(&job, CHAIN_STACK);
 }
 
-/* The same at 10k and 100k nodes must scale linearly too.  It does not
- * yet: plan.c's build_arena compares every value with every value placed
- * before it (and insertion-sorts them), O(n^2), ~15 s for 100k nodes.
- * tests/cmake/hostile.cmake runs this case on
- * its own as hostile_plan_run_scaling, marked WILL_FAIL until that is
- * fixed. */
+/* The same at 10k and 100k nodes must scale linearly too: the arena
+ * packing compares only values whose lifetimes meet.  Run on its own as
+ * hostile_plan_run_scaling (tests/cmake/hostile.cmake). */
 static void test_chain_run_scaling(void **state)
 {
 	(void)state;
@@ -866,6 +908,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_function_domains),
 		cmocka_unit_test(test_subgraph_nesting),
 		cmocka_unit_test(test_control_characters_in_names),
+		cmocka_unit_test(test_control_characters_after_loading),
 		cmocka_unit_test(test_chain_load_plan),
 		cmocka_unit_test(test_chain_run),
 	};

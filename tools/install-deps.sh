@@ -13,7 +13,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 runtime="build-essential cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libdnnl-dev libpng-dev zlib1g-dev
-  libcmocka-dev dataset-fashion-mnist libonnx-testdata"
+  libcmocka-dev dataset-fashion-mnist libonnx-testdata
+  libopenmpi-dev openmpi-bin"
 reference="python3 python3-torch python3-torchvision python3-onnx python3-numpy time"
 checks="clang libclang-rt-14-dev libomp-dev valgrind"
 

@@ -47,12 +47,11 @@ static void fuzz_fail(const char *fmt, ...)
 }
 
 /* What every failure must look like: a known code and a non-empty
- * message, on one line when one_line is set.  SC_EINTERNAL means the code
+ * message on one line.  SC_EINTERNAL means the code
  * under test called a hostile input a bug of its own, SC_EIO that the
  * operating system refused (the scratch file is always readable): neither
  * may come from the bytes alone. */
-static void fuzz_check_error_lines(int rc, const sc_error *err,
-				   const char *where, int one_line)
+static void fuzz_check_error(int rc, const sc_error *err, const char *where)
 {
 	if (rc != SC_EINVAL && rc != SC_EUNSUPPORTED && rc != SC_ENOMEM)
 		fuzz_fail("%s returned %s (%d): '%s'", where, sc_code_name(rc),
@@ -60,13 +59,8 @@ static void fuzz_check_error_lines(int rc, const sc_error *err,
 	if (!err->msg[0])
 		fuzz_fail("%s failed (%s) with an empty message", where,
 			  sc_code_name(rc));
-	if (one_line && strchr(err->msg, '\n'))
+	if (strchr(err->msg, '\n'))
 		fuzz_fail("%s: message is not one line: '%s'", where, err->msg);
-}
-
-static void fuzz_check_error(int rc, const sc_error *err, const char *where)
-{
-	fuzz_check_error_lines(rc, err, where, 1);
 }
 
 static char fuzz_dir_path[256];
