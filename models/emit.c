@@ -163,8 +163,9 @@ int emit_param(graph *g, const char *name, int rank, const int64_t *dims,
 	return SC_OK;
 }
 
-int emit_fixed_type(graph *g, int v, int rank, const int64_t *dims,
-		    sc_error *err)
+/* Types v as float [dims], with dim 0 the symbolic "N" when batch is set. */
+static int emit_type(graph *g, int v, int rank, const int64_t *dims, int batch,
+		     sc_error *err)
 {
 	graph_type *t = &g->values[v].type;
 	graph_type_clear(t);
@@ -176,34 +177,29 @@ int emit_fixed_type(graph *g, int v, int rank, const int64_t *dims,
 	if (!t->dims)
 		return sc_fail(err, SC_ENOMEM, "out of memory typing '%s'",
 			       g->values[v].name);
+	t->rank = rank;
 	for (int i = 0; i < rank; i++)
 		t->dims[i].value = dims[i];
-	t->rank = rank;
+	if (batch && rank > 0) {
+		t->dims[0].value = -1;
+		t->dims[0].param = strdup("N");
+		if (!t->dims[0].param)
+			return sc_fail(err, SC_ENOMEM, "out of memory typing '%s'",
+				       g->values[v].name);
+	}
 	return SC_OK;
+}
+
+int emit_fixed_type(graph *g, int v, int rank, const int64_t *dims,
+		    sc_error *err)
+{
+	return emit_type(g, v, rank, dims, 0, err);
 }
 
 int emit_batch_type(graph *g, int v, int rank, const int64_t *dims,
 		    sc_error *err)
 {
-	graph_type *t = &g->values[v].type;
-	graph_type_clear(t);
-	memset(t, 0, sizeof *t);
-	t->kind = GRAPH_TYPE_TENSOR;
-	t->elem = SC_FLOAT;
-	t->rank = -1;
-	t->dims = calloc((size_t)rank, sizeof *t->dims);
-	if (!t->dims)
-		return sc_fail(err, SC_ENOMEM, "out of memory typing '%s'",
-			       g->values[v].name);
-	t->rank = rank;
-	t->dims[0].value = -1;
-	t->dims[0].param = strdup("N");
-	if (!t->dims[0].param)
-		return sc_fail(err, SC_ENOMEM, "out of memory typing '%s'",
-			       g->values[v].name);
-	for (int i = 1; i < rank; i++)
-		t->dims[i].value = dims[i];
-	return SC_OK;
+	return emit_type(g, v, rank, dims, 1, err);
 }
 
 static int push_index(int **arr, int *n, int v, const char *what,

@@ -259,6 +259,20 @@ static int read_reduction(const op_kernel *k, int dtype, int *red,
 	return SC_OK;
 }
 
+/* The three inputs every scatter takes: data, integer indices, and
+ * updates of data's dtype. */
+static int scatter_inputs(op_kernel *k, sc_error *err)
+{
+	int rc = need_inputs(k, 3, "data, indices and updates", err);
+	if (rc || (rc = need_index_dtype(k, k->in[1], err)))
+		return rc;
+	if (k->in[2]->dtype != k->in[0]->dtype)
+		return op_fail(k, err, SC_EINVAL, "updates are %s, data is %s",
+			       tensor_dtype_name(k->in[2]->dtype),
+			       tensor_dtype_name(k->in[0]->dtype));
+	return SC_OK;
+}
+
 /* --- ScatterElements and Scatter ------------------------------------------- */
 
 typedef struct scatter_state {
@@ -269,12 +283,10 @@ typedef struct scatter_state {
 
 static int scatter_elements_prepare(op_kernel *k, sc_error *err)
 {
-	int rc = need_inputs(k, 3, "data, indices and updates", err);
+	int rc = scatter_inputs(k, err);
 	if (rc)
 		return rc;
 	const sc_tensor *x = k->in[0], *ix = k->in[1], *up = k->in[2];
-	if ((rc = need_index_dtype(k, ix, err)))
-		return rc;
 	if (x->rank < 1)
 		return op_fail(k, err, SC_EINVAL, "data must have rank >= 1");
 	int axis;
@@ -285,9 +297,6 @@ static int scatter_elements_prepare(op_kernel *k, sc_error *err)
 	if (ix->rank != x->rank)
 		return op_fail(k, err, SC_EINVAL, "indices have rank %d, data has %d",
 			       ix->rank, x->rank);
-	if (up->dtype != x->dtype)
-		return op_fail(k, err, SC_EINVAL, "updates are %s, data is %s",
-			       tensor_dtype_name(up->dtype), tensor_dtype_name(x->dtype));
 	char a_txt[128], b_txt[128];
 	if (up->rank != ix->rank ||
 	    memcmp(up->dims, ix->dims, (size_t)ix->rank * sizeof *ix->dims) != 0)
@@ -366,12 +375,10 @@ typedef struct scatter_nd_state {
 
 static int scatter_nd_prepare(op_kernel *k, sc_error *err)
 {
-	int rc = need_inputs(k, 3, "data, indices and updates", err);
+	int rc = scatter_inputs(k, err);
 	if (rc)
 		return rc;
 	const sc_tensor *x = k->in[0], *ix = k->in[1], *up = k->in[2];
-	if ((rc = need_index_dtype(k, ix, err)))
-		return rc;
 	int r = x->rank, q = ix->rank;
 	if (r < 1 || q < 1)
 		return op_fail(k, err, SC_EINVAL, "data and indices must have rank >= 1, have %d and %d",
@@ -381,9 +388,6 @@ static int scatter_nd_prepare(op_kernel *k, sc_error *err)
 		return op_fail(k, err, SC_EINVAL,
 			       "indices' last dim is %lld; it must be in [1, %d], the rank of data",
 			       (long long)kk, r);
-	if (up->dtype != x->dtype)
-		return op_fail(k, err, SC_EINVAL, "updates are %s, data is %s",
-			       tensor_dtype_name(up->dtype), tensor_dtype_name(x->dtype));
 	/* updates = indices.shape[:-1] + data.shape[k:] */
 	int64_t want[2 * SC_MAX_RANK];
 	int wr = 0;

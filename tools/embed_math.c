@@ -109,6 +109,27 @@ static void orthonormalize(double *q, int64_t d, int p)
 		}
 }
 
+/* z = c q (d x p) and the projection b = q^T c q (p x p), whose
+ * eigenvalues are the Ritz values of c on the span of q. */
+static void project_ritz(const double *c, int64_t d, const double *q, int p,
+			 double *z, double *b)
+{
+	for (int64_t i = 0; i < d; i++)
+		for (int j = 0; j < p; j++) {
+			double s = 0;
+			for (int64_t t = 0; t < d; t++)
+				s += c[i * d + t] * q[t * p + j];
+			z[i * p + j] = s;
+		}
+	for (int i = 0; i < p; i++)
+		for (int j = 0; j < p; j++) {
+			double s = 0;
+			for (int64_t t = 0; t < d; t++)
+				s += q[t * p + i] * z[t * p + j];
+			b[i * p + j] = s;
+		}
+}
+
 /* The top k eigenpairs of the symmetric d x d matrix c (kept intact):
  * vec (d x k, columns), val (k). */
 static int top_eigen(const double *c, int64_t d, int k, double *vec,
@@ -160,22 +181,8 @@ static int top_eigen(const double *c, int64_t d, int k, double *vec,
 		q[i] = rng_normal(&r);
 	orthonormalize(q, d, p);
 	for (int it = 0; it < 3000; it++) {
-		/* z = c q */
-		for (int64_t i = 0; i < d; i++)
-			for (int j = 0; j < p; j++) {
-				double s = 0;
-				for (int64_t t = 0; t < d; t++)
-					s += c[i * d + t] * q[t * p + j];
-				z[i * p + j] = s;
-			}
-		/* Ritz values b = q^T c q, for the convergence test */
-		for (int i = 0; i < p; i++)
-			for (int j = 0; j < p; j++) {
-				double s = 0;
-				for (int64_t t = 0; t < d; t++)
-					s += q[t * p + i] * z[t * p + j];
-				b[i * p + j] = s;
-			}
+		/* Ritz values, for the convergence test */
+		project_ritz(c, d, q, p, z, b);
 		jacobi_eigen(b, p, w, v);
 		double change = 0;
 		for (int j = 0; j < k; j++)
@@ -188,20 +195,7 @@ static int top_eigen(const double *c, int64_t d, int k, double *vec,
 			break;
 	}
 	/* Rayleigh-Ritz on the converged basis */
-	for (int64_t i = 0; i < d; i++)
-		for (int j = 0; j < p; j++) {
-			double s = 0;
-			for (int64_t t = 0; t < d; t++)
-				s += c[i * d + t] * q[t * p + j];
-			z[i * p + j] = s;
-		}
-	for (int i = 0; i < p; i++)
-		for (int j = 0; j < p; j++) {
-			double s = 0;
-			for (int64_t t = 0; t < d; t++)
-				s += q[t * p + i] * z[t * p + j];
-			b[i * p + j] = s;
-		}
+	project_ritz(c, d, q, p, z, b);
 	/* symmetrise away rounding before Jacobi */
 	for (int i = 0; i < p; i++)
 		for (int j = i + 1; j < p; j++)

@@ -104,6 +104,24 @@ static void shot_noise(double *x, int64_t n, double lam, rng *r)
 	}
 }
 
+/* One pass of a 1-D kernel k[0..2 rad] over n lines of len samples: line
+ * l, sample i is at src[l * line + i * step] (likewise dst), and samples
+ * past either end repeat the edge one. */
+static void blur_lines(const double *src, double *dst, int64_t n, int64_t len,
+		       int64_t line, int64_t step, const double *k, int rad)
+{
+	for (int64_t l = 0; l < n; l++)
+		for (int64_t i = 0; i < len; i++) {
+			double s = 0;
+			for (int j = -rad; j <= rad; j++) {
+				int64_t t = i + j;
+				t = t < 0 ? 0 : t >= len ? len - 1 : t;
+				s += k[j + rad] * src[l * line + t * step];
+			}
+			dst[l * line + i * step] = s;
+		}
+}
+
 /* Separable Gaussian of radius int(4 sigma + 0.5), edge pixels repeated
  * (skimage.filters.gaussian's mode 'nearest'); tmp holds h*w doubles. */
 static void gaussian_blur(double *x, int64_t c, int64_t h, int64_t w,
@@ -119,26 +137,8 @@ static void gaussian_blur(double *x, int64_t c, int64_t h, int64_t w,
 		k[i] /= sum;
 	for (int64_t ch = 0; ch < c; ch++) {
 		double *p = x + ch * h * w;
-		for (int64_t y = 0; y < h; y++)
-			for (int64_t xx = 0; xx < w; xx++) {
-				double s = 0;
-				for (int i = -rad; i <= rad; i++) {
-					int64_t t = xx + i;
-					t = t < 0 ? 0 : t >= w ? w - 1 : t;
-					s += k[i + rad] * p[y * w + t];
-				}
-				tmp[y * w + xx] = s;
-			}
-		for (int64_t y = 0; y < h; y++)
-			for (int64_t xx = 0; xx < w; xx++) {
-				double s = 0;
-				for (int i = -rad; i <= rad; i++) {
-					int64_t t = y + i;
-					t = t < 0 ? 0 : t >= h ? h - 1 : t;
-					s += k[i + rad] * tmp[t * w + xx];
-				}
-				p[y * w + xx] = s;
-			}
+		blur_lines(p, tmp, h, w, w, 1, k, rad);    /* along rows */
+		blur_lines(tmp, p, w, h, 1, w, k, rad);    /* along columns */
 	}
 }
 
