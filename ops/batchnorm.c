@@ -16,6 +16,11 @@
  *   saved_mean/saved_var are the batch mean and variance.
  *   Kernel: oneDNN's batch normalization when X and every parameter are
  *   float32; a plain loop in double otherwise.
+ *   Data parallelism with --sync-bn (runtime/dist.h): training uses the
+ *   statistics of the global batch, each rank's per-channel mean and
+ *   variance combined by dist_bn_stats(); oneDNN then normalises with
+ *   them as given statistics (dnnl_use_global_stats), and the running
+ *   statistics are updated with them.
  * InstanceNormalization (6-17): per-sample, per-channel statistics; scale
  *   and B are [C]; Y has X's shape.
  * LRN (1-17): each element divided by a power of the sum of squares over
@@ -31,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/dist.h"
 #include "dnnl_grad.h"
 #include "dnnl_util.h"
 #include "infer_util.h"
@@ -252,8 +258,11 @@ typedef struct bn_state {
 	char label[192];
 	int training;
 	int use_dnnl;
+	int sync;                  /* training on the global batch's statistics */
 	float epsilon, momentum;
 	int64_t n, c, inner;       /* X seen as [N, C, inner] */
+	du_chan_layout x_layout;   /* sync: X's layout for the local statistics */
+	size_t work_off, gstat_off;/* sync: du_bn_stats' work; 2 C doubles */
 	du_prim bn;
 	du_operand src, dst;       /* X and Y: blocked when the planner allows */
 	dnnl_memory_t scale, shift, mean, var;
@@ -312,8 +321,12 @@ static int bn_build_dnnl(op_kernel *k, bn_state *s, sc_error *err)
 		return rc;
 	const dnnl_memory_desc_t *data = du_input_md(k, 0, &x_md);
 	unsigned flags = dnnl_use_scale | dnnl_use_shift;
-	if (!s->training)
+	if (!s->training || s->sync)
 		flags |= dnnl_use_global_stats;
+	if (s->sync && !du_chan_layout_of(data == &x_md ? NULL : data, s->n, s->c,
+					  s->inner, &s->x_layout))
+		return sc_fail(err, SC_EINTERNAL, "%s: X arrives in a layout the "
+			       "statistics loop does not walk", s->label);
 	dnnl_batch_normalization_desc_t bd;
 	rc = du_check(dnnl_batch_normalization_forward_desc_init(&bd,
 			s->training ? dnnl_forward_training : dnnl_forward_inference,
@@ -341,6 +354,12 @@ static int bn_build_dnnl(op_kernel *k, bn_state *s, sc_error *err)
 	if (s->training) {
 		s->mean_off = du_scratch_take(&scratch, (size_t)s->c * sizeof(float));
 		s->var_off = du_scratch_take(&scratch, (size_t)s->c * sizeof(float));
+	}
+	if (s->sync) {
+		s->work_off = du_scratch_take(&scratch, du_bn_stats_work(s->c) *
+					      sizeof(double));
+		s->gstat_off = du_scratch_take(&scratch, 2 * (size_t)s->c *
+					       sizeof(double));
 	}
 	exec_scratch_request(k->env, scratch);
 	return SC_OK;
@@ -397,6 +416,7 @@ static int bn_prepare(op_kernel *k, sc_error *err)
 	s->epsilon = infer_attr_float(k->node, "epsilon", 1e-5f);
 	s->momentum = infer_attr_float(k->node, "momentum", 0.9f);
 	s->training = bn_is_training(k);
+	s->sync = s->training && dist_bn_sync_active();
 
 	int rc = tensor_set_shape(k->out[0], x->dtype, x->rank, x->dims, s->label,
 				  err);
@@ -414,6 +434,9 @@ static int bn_prepare(op_kernel *k, sc_error *err)
 		return bn_build_dnnl(k, s, err);
 	size_t scratch = 0;
 	rc = du_plain_copy_init(&s->x_plain, k, 0, &scratch, s->label, err);
+	if (s->sync)
+		s->gstat_off = du_scratch_take(&scratch, 2 * (size_t)s->c *
+					       sizeof(double));
 	exec_scratch_request(k->env, scratch);
 	return rc;
 }
@@ -439,13 +462,31 @@ static void bn_store_stats(op_kernel *k, const bn_state *s, int64_t ch,
 			du_store(k->out[i]->data, k->out[i]->dtype, ch, vals[i]);
 }
 
-static void bn_reference(op_kernel *k, const bn_state *s, const sc_tensor *x)
+/* The global batch's statistics: this rank's, combined over ranks. */
+static int bn_global_stats(const bn_state *s, const sc_tensor *x,
+			   double *mean, double *var, sc_error *err)
+{
+	#pragma omp parallel for if (x->numel > 32768)
+	for (int64_t ch = 0; ch < s->c; ch++)
+		du_channel_stats(x, s->n, s->c, s->inner, ch, &mean[ch], &var[ch]);
+	int rc = dist_bn_stats(mean, var, s->c, s->n * s->inner, err);
+	if (rc)
+		sc_error_prefix(err, "%s: ", s->label);
+	return rc;
+}
+
+/* gmean/gvar: the global statistics under sync, else NULL. */
+static void bn_reference(op_kernel *k, const bn_state *s, const sc_tensor *x,
+			 const double *gmean, const double *gvar)
 {
 	sc_tensor *y = k->out[0];
 	#pragma omp parallel for if (x->numel > 32768)
 	for (int64_t ch = 0; ch < s->c; ch++) {
 		double mean, var;
-		if (s->training) {
+		if (gmean) {
+			mean = gmean[ch];
+			var = gvar[ch];
+		} else if (s->training) {
 			du_channel_stats(x, s->n, s->c, s->inner, ch, &mean, &var);
 		} else {
 			mean = du_load(k->in[3]->data, k->in[3]->dtype, ch);
@@ -473,13 +514,41 @@ static int bn_run(op_kernel *k, sc_error *err)
 						       s->label, err);
 		if (!x)
 			return err->code;
-		bn_reference(k, s, x);
+		double *gm = NULL, *gv = NULL;
+		if (s->sync) {
+			gm = du_scratch_at(k->env, s->gstat_off);
+			gv = gm + s->c;
+			int rc = bn_global_stats(s, x, gm, gv, err);
+			if (rc)
+				return rc;
+		}
+		bn_reference(k, s, x, gm, gv);
 		return SC_OK;
 	}
 	float *mean = s->training ? du_scratch_at(k->env, s->mean_off) :
 		      k->in[3]->data;
 	float *var = s->training ? du_scratch_at(k->env, s->var_off) :
 		     k->in[4]->data;
+	double *gm = s->sync ? du_scratch_at(k->env, s->gstat_off) : NULL;
+	if (s->sync) {
+		/* the local statistics, combined over ranks, are what oneDNN
+		 * normalises with */
+		du_bn_stats(k->in[0]->data, &s->x_layout, s->n, s->c, s->inner, mean,
+			    var, du_scratch_at(k->env, s->work_off));
+		for (int64_t ch = 0; ch < s->c; ch++) {
+			gm[ch] = mean[ch];
+			gm[s->c + ch] = var[ch];
+		}
+		int rc = dist_bn_stats(gm, gm + s->c, s->c, s->n * s->inner, err);
+		if (rc) {
+			sc_error_prefix(err, "%s: ", s->label);
+			return rc;
+		}
+		for (int64_t ch = 0; ch < s->c; ch++) {
+			mean[ch] = (float)gm[ch];
+			var[ch] = (float)gm[s->c + ch];
+		}
+	}
 	int rc = du_operand_before(&s->src, k->env, k->in[0]->data, s->label, err);
 	if (!rc)
 		rc = du_operand_before(&s->dst, k->env, k->out[0]->data, s->label,
@@ -504,7 +573,8 @@ static int bn_run(op_kernel *k, sc_error *err)
 	if (rc)
 		return rc;
 	for (int64_t ch = 0; ch < s->c; ch++)
-		bn_store_stats(k, s, ch, mean[ch], var[ch]);
+		bn_store_stats(k, s, ch, gm ? gm[ch] : mean[ch],
+			       gm ? gm[s->c + ch] : var[ch]);
 	return SC_OK;
 }
 

@@ -34,6 +34,16 @@
  *                 oneDNN's batch-norm backward for float32, a double loop
  *                 otherwise.  Inference: dX = dY scale / sqrt(var + eps).
  *                 Both: dscale = sum(dY xhat), dB = sum(dY).
+ *                 Data parallelism with --sync-bn (runtime/dist.h): the
+ *                 statistics and the two means in dX are the global
+ *                 batch's (dist_bn_stats, then an all-reduce of sum(dY)
+ *                 and sum(dY xhat)); dscale and dB stay this rank's sums,
+ *                 which the trainer adds up with the other parameter
+ *                 gradients.  On the oneDNN path, dY' = dY - mean(dY) -
+ *                 xhat mean(dY xhat) is formed in dY's layout and oneDNN's
+ *                 backward with the statistics as given (use_global_stats)
+ *                 turns it into dX = scale/sigma dY'; otherwise the double
+ *                 loop does it all.
  *
  * Layouts: the oneDNN paths read dY and X in the layout their producers
  * left (nChw16c through a ResNet: op_def.layout_inputs) and write dX in
@@ -49,6 +59,7 @@
 #include <string.h>
 
 #include "../runtime/autodiff.h"
+#include "../runtime/dist.h"
 #include "dnnl_util.h"
 #include "grad_attrs.h"
 #include "infer_util.h"
@@ -1042,6 +1053,9 @@ static int bn_grad_infer(graph *g, const graph_node *n, int64_t opset,
 typedef struct bn_grad_state {
 	char label[192];
 	int training, use_dnnl;
+	int sync;                  /* global batch statistics (dist.h) */
+	size_t sync_off;           /* sync: 4 C + 1 doubles of scratch */
+	size_t dyp_off;            /* sync, oneDNN: dY' in dY's layout */
 	float epsilon;
 	int64_t n, c, inner;       /* X seen as [N, C, inner] */
 	du_prim bwd;
@@ -1090,6 +1104,8 @@ static int bn_grad_build(op_kernel *k, bn_grad_state *s, sc_error *err)
 		return op_fail(k, err, SC_EINTERNAL, "X arrives in a layout the "
 			       "statistics loop does not walk");
 	unsigned flags = dnnl_use_scale | dnnl_use_shift;
+	if (s->sync)
+		flags |= dnnl_use_global_stats;
 	dnnl_batch_normalization_desc_t fd, bd;
 	rc = du_check(dnnl_batch_normalization_forward_desc_init(&fd,
 			dnnl_forward_training, x_md, s->epsilon, flags),
@@ -1143,10 +1159,27 @@ static int bn_grad_build(op_kernel *k, bn_grad_state *s, sc_error *err)
 	s->dscale_off = du_scratch_take(&scratch, pbytes);
 	s->dshift_off = du_scratch_take(&scratch, pbytes);
 	s->work_off = du_scratch_take(&scratch, du_bn_stats_work(s->c) * sizeof(double));
+	if (s->sync) {
+		s->sync_off = du_scratch_take(&scratch, (4 * (size_t)s->c + 1) *
+					      sizeof(double));
+		s->dyp_off = du_scratch_take(&scratch, dnnl_memory_desc_get_size(
+						     du_input_md(k, 0, &x_plain)));
+	}
 	if (!has_out(k, 0))
 		s->dx_off = du_scratch_take(&scratch, dnnl_memory_desc_get_size(dx_chosen));
 	exec_scratch_request(k->env, scratch);
 	return SC_OK;
+}
+
+/* The synchronised oneDNN path walks dY and X together in one layout
+ * (du_chan_layout) of at most 64-channel blocks. */
+static int bn_sync_walkable(const op_kernel *k, const bn_grad_state *s)
+{
+	const dnnl_memory_desc_t *dy = k->in_md[0], *x = k->in_md[1];
+	if ((dy == NULL) != (x == NULL) || (dy && !dnnl_memory_desc_equal(dy, x)))
+		return 0;
+	du_chan_layout l;
+	return du_chan_layout_of(x, s->n, s->c, s->inner, &l) && l.block <= 64;
 }
 
 static int bn_grad_prepare(op_kernel *k, sc_error *err)
@@ -1203,14 +1236,20 @@ static int bn_grad_prepare(op_kernel *k, sc_error *err)
 	/* a blocked X is only ever [N, C, ...] with C the channels, never
 	 * the [N, C * inner] view of spatial = 0 */
 	int blocked = (k->in_md[0] || k->in_md[1]);
-	s->use_dnnl = s->training && x->dtype == SC_FLOAT && sc->dtype == SC_FLOAT &&
-		      x->numel > 0 && (!blocked || (x->rank <= 5 && s->c == x->dims[1]));
+	s->sync = s->training && dist_bn_sync_active();
+	s->use_dnnl = s->training && x->dtype == SC_FLOAT &&
+		      sc->dtype == SC_FLOAT && x->numel > 0 &&
+		      (!blocked || (x->rank <= 5 && s->c == x->dims[1])) &&
+		      (!s->sync || bn_sync_walkable(k, s));
 	if (s->use_dnnl)
 		return bn_grad_build(k, s, err);
 	size_t scratch = 0;
 	rc = du_plain_copy_init(&s->dy_plain, k, 0, &scratch, s->label, err);
 	if (!rc)
 		rc = du_plain_copy_init(&s->x_plain, k, 1, &scratch, s->label, err);
+	if (s->sync)
+		s->sync_off = du_scratch_take(&scratch, (4 * (size_t)s->c + 1) *
+					      sizeof(double));
 	exec_scratch_request(k->env, scratch);
 	return rc;
 }
@@ -1266,6 +1305,160 @@ static void bn_grad_loop(op_kernel *k, const bn_grad_state *s,
 	}
 }
 
+/* Sums of dY and dY xhat of channel ch over this rank's rows. */
+static void bn_grad_sums(const bn_grad_state *s, const sc_tensor *dy,
+			 const sc_tensor *x, int64_t ch, double mean, double inv,
+			 double *sum_dy, double *sum_dy_xhat)
+{
+	double a = 0, b = 0;
+	for (int64_t n = 0; n < s->n; n++) {
+		int64_t base = (n * s->c + ch) * s->inner;
+		for (int64_t j = 0; j < s->inner; j++) {
+			double g = du_load(dy->data, dy->dtype, base + j);
+			a += g;
+			b += g * (du_load(x->data, x->dtype, base + j) - mean) * inv;
+		}
+	}
+	*sum_dy = a;
+	*sum_dy_xhat = b;
+}
+
+/* The training backward over the global batch: global statistics, then
+ * global sums of dY and dY xhat, then dX.  Collectives run between the
+ * parallel loops, on the calling thread. */
+static int bn_grad_sync(op_kernel *k, const bn_grad_state *s,
+			const sc_tensor *dy, const sc_tensor *x, sc_error *err)
+{
+	int64_t c = s->c;
+	double *mean = du_scratch_at(k->env, s->sync_off), *var = mean + c;
+	double *sums = var + c;    /* sum dY [c], sum dY xhat [c], count */
+	#pragma omp parallel for if (x->numel > 32768)
+	for (int64_t ch = 0; ch < c; ch++)
+		du_channel_stats(x, s->n, c, s->inner, ch, &mean[ch], &var[ch]);
+	int rc = dist_bn_stats(mean, var, c, s->n * s->inner, err);
+	if (rc)
+		goto fail;
+	#pragma omp parallel for if (x->numel > 32768)
+	for (int64_t ch = 0; ch < c; ch++) {
+		double inv = 1.0 / sqrt(var[ch] + (double)s->epsilon);
+		bn_grad_sums(s, dy, x, ch, mean[ch], inv, &sums[ch], &sums[c + ch]);
+		/* this rank's share of the parameter gradients */
+		if (has_out(k, 1))
+			du_store(k->out[1]->data, k->out[1]->dtype, ch, sums[c + ch]);
+		if (has_out(k, 2))
+			du_store(k->out[2]->data, k->out[2]->dtype, ch, sums[ch]);
+	}
+	sums[2 * c] = (double)(s->n * s->inner);
+	if ((rc = dist_allreduce_sum_f64(sums, 2 * c + 1, err)))
+		goto fail;
+	if (!has_out(k, 0))
+		return SC_OK;
+	double count = sums[2 * c];
+	const sc_tensor *sc = k->in[2];
+	#pragma omp parallel for if (x->numel > 32768)
+	for (int64_t ch = 0; ch < c; ch++) {
+		double inv = 1.0 / sqrt(var[ch] + (double)s->epsilon);
+		double a = du_load(sc->data, sc->dtype, ch) * inv;
+		double m_dy = count > 0 ? sums[ch] / count : 0;
+		double m_dyx = count > 0 ? sums[c + ch] / count : 0;
+		for (int64_t n = 0; n < s->n; n++) {
+			int64_t base = (n * c + ch) * s->inner;
+			for (int64_t j = 0; j < s->inner; j++) {
+				double g = du_load(dy->data, dy->dtype, base + j);
+				double xh = (du_load(x->data, x->dtype, base + j) -
+					     mean[ch]) * inv;
+				du_store(k->out[0]->data, k->out[0]->dtype, base + j,
+					 a * (g - m_dy - xh * m_dyx));
+			}
+		}
+	}
+	return SC_OK;
+fail:
+	sc_error_prefix(err, "%s: ", s->label);
+	return rc;
+}
+
+/* Element (b, channel c0 + l, s) of a buffer in layout L. */
+#define BN_AT(L, b, cb, s) ((b) * (L)->sn + (cb) * (L)->scb + (s) * (L)->ss)
+
+/* The synchronised oneDNN path, before the primitive: mean/var (this
+ * rank's, float) become the global batch's; this rank's sums of dY and
+ * dY xhat go to dscale/dB; their global means make dY' in scratch. */
+static int bn_sync_dy(op_kernel *k, const bn_grad_state *s, float *mean,
+		      float *var, sc_error *err)
+{
+	int64_t c = s->c, bl = s->x_layout.block, nb = (c + bl - 1) / bl;
+	const du_chan_layout *L = &s->x_layout;
+	double *gm = du_scratch_at(k->env, s->sync_off), *gv = gm + c;
+	double *sums = gv + c;     /* sum dY [c], sum dY xhat [c], count */
+	for (int64_t ch = 0; ch < c; ch++) {
+		gm[ch] = mean[ch];
+		gv[ch] = var[ch];
+	}
+	int rc = dist_bn_stats(gm, gv, c, s->n * s->inner, err);
+	if (rc)
+		goto fail;
+	for (int64_t ch = 0; ch < c; ch++) {
+		mean[ch] = (float)gm[ch];
+		var[ch] = (float)gv[ch];
+	}
+	const float *dy = k->in[0]->data, *x = k->in[1]->data;
+	#pragma omp parallel for
+	for (int64_t cb = 0; cb < nb; cb++) {
+		int64_t c0 = cb * bl, cn = c - c0 < bl ? c - c0 : bl;
+		double sd[64] = {0}, sx[64] = {0}, inv[64];
+		for (int64_t l = 0; l < cn; l++)
+			inv[l] = 1.0 / sqrt(gv[c0 + l] + (double)s->epsilon);
+		for (int64_t b = 0; b < s->n; b++)
+			for (int64_t j = 0; j < s->inner; j++) {
+				int64_t at = BN_AT(L, b, cb, j);
+				for (int64_t l = 0; l < cn; l++) {
+					double g = dy[at + l];
+					sd[l] += g;
+					sx[l] += g * (x[at + l] - gm[c0 + l]) * inv[l];
+				}
+			}
+		for (int64_t l = 0; l < cn; l++) {
+			sums[c0 + l] = sd[l];
+			sums[c + c0 + l] = sx[l];
+			if (has_out(k, 1))
+				((float *)k->out[1]->data)[c0 + l] = (float)sx[l];
+			if (has_out(k, 2))
+				((float *)k->out[2]->data)[c0 + l] = (float)sd[l];
+		}
+	}
+	sums[2 * c] = (double)(s->n * s->inner);
+	if ((rc = dist_allreduce_sum_f64(sums, 2 * c + 1, err)))
+		goto fail;
+	double count = sums[2 * c];
+	float *dyp = du_scratch_at(k->env, s->dyp_off);
+	#pragma omp parallel for
+	for (int64_t cb = 0; cb < nb; cb++) {
+		int64_t c0 = cb * bl, cn = c - c0 < bl ? c - c0 : bl;
+		double mdy[64], mdx[64], inv[64];
+		for (int64_t l = 0; l < cn; l++) {
+			inv[l] = 1.0 / sqrt(gv[c0 + l] + (double)s->epsilon);
+			mdy[l] = count > 0 ? sums[c0 + l] / count : 0;
+			mdx[l] = count > 0 ? sums[c + c0 + l] / count : 0;
+		}
+		for (int64_t b = 0; b < s->n; b++)
+			for (int64_t j = 0; j < s->inner; j++) {
+				int64_t at = BN_AT(L, b, cb, j);
+				for (int64_t l = 0; l < cn; l++) {
+					double xh = (x[at + l] - gm[c0 + l]) * inv[l];
+					dyp[at + l] = (float)(dy[at + l] - mdy[l] -
+							      xh * mdx[l]);
+				}
+				for (int64_t l = cn; l < bl; l++)
+					dyp[at + l] = 0;   /* a blocked layout's padding */
+			}
+	}
+	return SC_OK;
+fail:
+	sc_error_prefix(err, "%s: ", s->label);
+	return rc;
+}
+
 static int bn_grad_run(op_kernel *k, sc_error *err)
 {
 	bn_grad_state *s = k->state;
@@ -1277,6 +1470,8 @@ static int bn_grad_run(op_kernel *k, sc_error *err)
 							    s->label, err) : NULL;
 		if (!x)
 			return err->code;
+		if (s->sync)
+			return bn_grad_sync(k, s, dy, x, err);
 		bn_grad_loop(k, s, dy, x);
 		return SC_OK;
 	}
@@ -1285,12 +1480,20 @@ static int bn_grad_run(op_kernel *k, sc_error *err)
 	float *var = du_scratch_at(k->env, s->var_off);
 	du_bn_stats(x->data, &s->x_layout, s->n, s->c, s->inner, mean, var,
 		    du_scratch_at(k->env, s->work_off));
+	const void *dy_data = k->in[0]->data;
+	if (s->sync) {
+		int rc = bn_sync_dy(k, s, mean, var, err);
+		if (rc)
+			return rc;
+		dy_data = du_scratch_at(k->env, s->dyp_off);
+	}
 	void *dx = has_out(k, 0) ? k->out[0]->data : du_scratch_at(k->env, s->dx_off);
-	void *dscale = has_out(k, 1) ? k->out[1]->data :
+	/* synchronised: the outputs already hold this rank's sums */
+	void *dscale = has_out(k, 1) && !s->sync ? k->out[1]->data :
 		       du_scratch_at(k->env, s->dscale_off);
-	void *dshift = has_out(k, 2) ? k->out[2]->data :
+	void *dshift = has_out(k, 2) && !s->sync ? k->out[2]->data :
 		       du_scratch_at(k->env, s->dshift_off);
-	int rc = du_operand_before(&s->dy, k->env, k->in[0]->data, s->label, err);
+	int rc = du_operand_before(&s->dy, k->env, dy_data, s->label, err);
 	if (!rc)
 		rc = du_operand_before(&s->dx, k->env, dx, s->label, err);
 	const void *bind[6] = {x->data, k->in[2]->data, mean, var, dscale, dshift};

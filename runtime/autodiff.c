@@ -438,10 +438,11 @@ int autodiff_build(graph_model *m, const char *loss, int n_wrt,
 			dx[i] = n->inputs[i] >= 0 && active[n->inputs[i]] &&
 				needed[n->inputs[i]] && input_differentiable(d, g, n, i) ? -2 : -1;
 		rc = d->grad(&c, idx, dy, dx, err);
-		n = &g->nodes[idx];
+		/* add_contribution may emit nodes and move the node array */
 		for (int i = 0; i < n_in && !rc; i++)
 			if (dx[i] >= 0)
-				rc = add_contribution(&c, acc, n->inputs[i], dx[i], err);
+				rc = add_contribution(&c, acc, g->nodes[idx].inputs[i],
+						      dx[i], err);
 	}
 	for (int i = 0; i < n_wrt && !rc; i++)
 		if (acc[w_ids[i]] >= 0)

@@ -99,6 +99,8 @@ struct plan {
 	 * and mem_outside; activations on the heap; the arena is arena_bytes
 	 * and the scratch env.scratch_bytes) */
 	size_t mem_limit, mem_fixed, mem_heap, mem_peak;
+	plan_node_fn node_fn;      /* plan_set_node_callback */
+	void *node_ctx;
 };
 
 /* --- fusion --------------------------------------------------------------- */
@@ -1561,6 +1563,27 @@ static int same_output(plan *p, plan_node *pn, const dnnl_memory_desc_t *same,
 	return SC_OK;
 }
 
+void plan_set_node_callback(plan *p, plan_node_fn fn, void *ctx)
+{
+	p->node_fn = fn;
+	p->node_ctx = ctx;
+}
+
+const sc_tensor *plan_value(const plan *p, int v)
+{
+	if (v < 0 || v >= p->n_values || p->slot_md[v] || !p->slots[v].data)
+		return NULL;
+	return &p->slots[v];
+}
+
+/* Tells the caller's callback that schedule step pn is done. */
+static int node_done(plan *p, const plan_node *pn, sc_error *err)
+{
+	if (!p->node_fn)
+		return SC_OK;
+	return p->node_fn(p->node_ctx, (int)(pn->node - p->g->nodes), err);
+}
+
 int plan_run(plan *p, int n, const char *const *names,
 	     const sc_tensor *const *inputs, sc_error *err)
 {
@@ -1574,8 +1597,12 @@ int plan_run(plan *p, int n, const char *const *names,
 	for (int s = 0; s < p->n_nodes; s++) {
 		plan_node *pn = &p->nodes[s];
 		const graph_node *node = pn->node;
-		if (pn->absorbed)
+		if (pn->absorbed) {
+			/* its work was done by the earlier node that absorbed it */
+			if ((rc = node_done(p, pn, err)))
+				return rc;
 			continue;
+		}
 		const dnnl_memory_desc_t *same = node_inputs(p, pn);
 		if ((rc = convert_inputs(p, pn, err)))
 			return rc;
@@ -1623,6 +1650,8 @@ int plan_run(plan *p, int n, const char *const *names,
 			if (!pn->prof_runs++ || ms < pn->prof_ms)
 				pn->prof_ms = ms;
 		}
+		if ((rc = node_done(p, pn, err)))
+			return rc;
 		if (use_arena)
 			continue;
 		/* off the arena: free what this step read for the last time */

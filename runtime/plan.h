@@ -109,4 +109,21 @@ double plan_flops(const plan *p);
 size_t plan_memory_bytes(const plan *p);
 size_t plan_memory_peak(const plan *p);
 
+/* A hook after every node: during plan_run(), fn(ctx, node, err) is
+ * called once per node of the model's graph (`node` indexes
+ * graph.nodes) as soon as that node's outputs are final, in schedule
+ * order; a node absorbed by a fusion is reported at its own place in the
+ * schedule, after the node that did its work.  A non-zero return stops
+ * the run with that status (fn fills err).  The trainer uses it to start
+ * communication while the rest of the step computes.  fn NULL: none. */
+typedef int (*plan_node_fn)(void *ctx, int node, sc_error *err);
+void plan_set_node_callback(plan *p, plan_node_fn fn, void *ctx);
+
+/* During a node callback (or after a run): the tensor holding value v
+ * (an index into the graph's values), when it is held plain and has
+ * been written; NULL otherwise.  Graph outputs and inputs are always
+ * plain.  Its data may be read, and for a graph input bound by the
+ * caller it is the caller's own buffer. */
+const sc_tensor *plan_value(const plan *p, int v);
+
 #endif

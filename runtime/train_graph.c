@@ -159,11 +159,42 @@ static int unknown_output(const graph *g, const char *name, sc_error *err)
 		       "supcon or ce)", name, g->n_outputs ? list : "none");
 }
 
+/* sum(first * seed) for a seed input shaped like the first output. */
+static int add_seed_loss(graph *g, int *loss, sc_error *err)
+{
+	if (g->n_outputs < 1)
+		return sc_fail(err, SC_EINVAL, "the model has no output to seed");
+	int y = g->outputs[0];
+	int seed = fresh_value(g, TRAIN_SEED_INPUT, err);
+	if (seed < 0)
+		return err->code;
+	int rc = graph_type_copy(&g->values[seed].type, &g->values[y].type, err);
+	if (rc || (rc = graph_add_input(g, seed, err)))
+		return rc;
+	int prod = fresh_value(g, "loss/seeded", err);
+	int v = prod < 0 ? -1 : fresh_value(g, "loss", err);
+	if (v < 0)
+		return err->code;
+	int in[2] = {y, seed};
+	if (graph_add_node(g, "Mul", "", "loss/seed_mul", 2, in, 1, &prod, err) < 0)
+		return err->code;
+	int node = graph_add_node(g, "ReduceSum", "", "loss/seed_sum", 1, &prod,
+				  1, &v, err);
+	if (node < 0 || graph_set_attr_int(g, node, "keepdims", 0, err))
+		return err->code;
+	set_scalar_type(&g->values[v], g->values[y].type.elem ?
+			g->values[y].type.elem : SC_FLOAT);
+	*loss = v;
+	return SC_OK;
+}
+
 /* Appends the loss node; *loss is its value. */
 int train_graph_add_loss(graph_model *m, const train_graph_options *o,
 			 int *loss, sc_error *err)
 {
 	graph *g = m->graph;
+	if (o->loss == TRAIN_LOSS_SEED)
+		return add_seed_loss(g, loss, err);
 	if (o->loss == TRAIN_LOSS_OUTPUT) {
 		int v = graph_find_value(g, o->loss_output);
 		if (v < 0 || !(g->values[v].flags & VALUE_OUTPUT))

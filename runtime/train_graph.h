@@ -11,7 +11,14 @@
  *            (int64 [N]); needs a default-domain opset >= 12;
  *            TRAIN_LOSS_SUPCON: ai.supcon SupConLoss(temperature) of the
  *            first output (features [M, D]) against `labels` (int64 [M]).
- *            The loss value is called `loss` for the two built-in losses.
+ *            TRAIN_LOSS_SEED: ReduceSum(first output * seed), with seed a
+ *            new float input TRAIN_SEED_INPUT shaped like the first
+ *            output.  Its gradient with respect to the first output is
+ *            seed itself, so a caller that fills seed with d L / d
+ *            output of a loss computed elsewhere gets the parameter
+ *            gradients of L: data parallelism computes SupCon over every
+ *            rank's features that way (trainer.h).
+ *            The loss value is called `loss` for the built-in losses.
  *   params   every float32/float64 initializer except the running mean and
  *            variance of BatchNormalization (its inputs 3 and 4).  Those the
  *            loss does not depend on through a differentiable path (shape or
@@ -64,7 +71,10 @@ typedef enum train_loss_kind {
 	TRAIN_LOSS_OUTPUT,   /* differentiate an existing scalar output */
 	TRAIN_LOSS_CE,       /* SoftmaxCrossEntropyLoss on the first output */
 	TRAIN_LOSS_SUPCON,   /* ai.supcon SupConLoss on the first output */
+	TRAIN_LOSS_SEED,     /* sum(first output * seed): see above */
 } train_loss_kind;
+
+#define TRAIN_SEED_INPUT "feature_grad"
 
 typedef struct train_graph_options {
 	train_loss_kind loss;

@@ -8,8 +8,10 @@
 
 #include "autodiff.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "infer.h"
 #include "plan.h"
+#include "trainer_dist.h"
 
 struct trainer {
 	graph_model *m;
@@ -17,8 +19,10 @@ struct trainer {
 	optim *opt;
 	int input;              /* the data input's value */
 	int labels;             /* the labels input's value */
+	int first;              /* the model's first output */
 	int n_params;
 	int *param_values;      /* value index of each parameter */
+	int *grad_values;       /* ... and of its gradient */
 	sc_tensor **params;     /* their initializer tensors (updated in place) */
 	int n_stats;
 	train_bn_stat *stats;
@@ -28,6 +32,9 @@ struct trainer {
 	const sc_tensor **grads;
 	int64_t steps;
 	double clip_norm, clip_value, grad_norm;
+	tdist *dist;            /* NULL in a single process */
+	int sync_bn;
+	sc_tensor **stat_ts;    /* the running statistics (dist: averaged) */
 };
 
 void trainer_options_init(trainer_options *o)
@@ -40,10 +47,13 @@ void trainer_free(trainer *t)
 {
 	if (!t)
 		return;
+	tdist_free(t->dist);
 	plan_free(t->p);
 	optim_free(t->opt);
 	graph_model_free(t->m);
 	free(t->param_values);
+	free(t->grad_values);
+	free(t->stat_ts);
 	free(t->params);
 	free(t->stats);
 	free(t->bind_names);
@@ -81,7 +91,15 @@ static int pick_params(const graph *g, const trainer_options *o,
 	return SC_OK;
 }
 
-/* Loss, model output, gradients, statistics: the graph's outputs. */
+/* Several ranks train together. */
+static int is_distributed(const trainer_options *o)
+{
+	return o->distributed && dist_size() > 1;
+}
+
+/* Loss, model output, gradients, statistics: the graph's outputs.  A
+ * distributed SupCon graph ends in the seeded loss instead (train_graph.h):
+ * its seed input takes the labels' binding slot. */
 static int build_graph(trainer *t, const trainer_options *o, sc_error *err)
 {
 	graph_model *m = t->m;
@@ -96,14 +114,19 @@ static int build_graph(trainer *t, const trainer_options *o, sc_error *err)
 		return sc_fail(err, SC_EINVAL, "the model has no data input");
 	t->input = g->inputs[slot];
 	int first = g->outputs[0];
+	t->first = first;
+	train_graph_options go = o->graph;
+	if (is_distributed(o) && go.loss == TRAIN_LOSS_SUPCON)
+		go.loss = TRAIN_LOSS_SEED;
 	if (!o->graph.bn_frozen &&
 	    ((rc = train_graph_bn_training(m, &t->stats, &t->n_stats, err)) ||
 	     (rc = graph_infer_shapes(m, err))))
 		return rc;
 	int loss;
-	if ((rc = train_graph_add_loss(m, &o->graph, &loss, err)))
+	if ((rc = train_graph_add_loss(m, &go, &loss, err)))
 		return rc;
-	t->labels = graph_find_value(g, "labels");
+	t->labels = graph_find_value(g, go.loss == TRAIN_LOSS_SEED ?
+				     TRAIN_SEED_INPUT : "labels");
 	const char **names = malloc(((size_t)g->n_inits + 1) * sizeof *names);
 	int *values = malloc(((size_t)g->n_inits + 1) * sizeof *values);
 	int *grads = malloc(((size_t)g->n_inits + 1) * sizeof *grads);
@@ -120,13 +143,15 @@ static int build_graph(trainer *t, const trainer_options *o, sc_error *err)
 	    (rc = graph_add_output(g, first, err)))
 		goto out;
 	t->param_values = malloc(((size_t)n + 1) * sizeof *t->param_values);
-	if (!t->param_values) {
+	t->grad_values = malloc(((size_t)n + 1) * sizeof *t->grad_values);
+	if (!t->param_values || !t->grad_values) {
 		rc = sc_fail(err, SC_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (int i = 0; i < n && !rc; i++) {
 		if (grads[i] < 0)
 			continue;   /* the loss does not depend on it */
+		t->grad_values[t->n_params] = grads[i];
 		t->param_values[t->n_params++] = values[i];
 		rc = graph_add_output(g, grads[i], err);
 		if (!rc)
@@ -168,6 +193,36 @@ static int make_optim(trainer *t, const trainer_options *o, sc_error *err)
 		rc = optim_create(&o->graph.optim, 2, groups, t->n_params, ps,
 				  &t->opt, err);
 	free(ps);
+	return rc;
+}
+
+/* The data-parallel half of the step, and the same starting weights and
+ * statistics on every rank. */
+static int setup_dist(trainer *t, const trainer_options *o, sc_error *err)
+{
+	graph *g = t->m->graph;
+	t->sync_bn = o->sync_bn;
+	t->stat_ts = calloc((size_t)t->n_stats + 1, sizeof *t->stat_ts);
+	if (!t->stat_ts)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	for (int i = 0; i < t->n_stats; i++)
+		t->stat_ts[i] = &g->inits[g->values[t->stats[i].running].init].tensor;
+	tdist_config c = {
+		.m = t->m, .p = t->p,
+		.supcon = o->graph.loss == TRAIN_LOSS_SUPCON,
+		.temperature = o->graph.temperature,
+		.base_temperature = o->graph.base_temperature,
+		.features = t->first, .seed = t->labels,
+		.views = o->views > 0 ? o->views : 1,
+		.n_params = t->n_params, .grad_values = t->grad_values,
+		.params = t->params, .bucket_bytes = o->bucket_bytes,
+		.threads = o->threads,
+	};
+	int rc = tdist_create(&c, &t->dist, err);
+	if (!rc)
+		rc = tdist_broadcast(t->params, t->n_params, err);
+	if (!rc)
+		rc = tdist_broadcast(t->stat_ts, t->n_stats, err);
 	return rc;
 }
 
@@ -219,6 +274,8 @@ int trainer_create(graph_model *m, const trainer_options *o, trainer **out,
 		.mem_outside = state * (size_t)optim_state_count(t->opt),
 	};
 	if ((rc = plan_create(m, &po, &t->p, err)))
+		goto fail;
+	if (is_distributed(o) && (rc = setup_dist(t, o, err)))
 		goto fail;
 	*out = t;
 	return SC_OK;
@@ -301,23 +358,53 @@ size_t trainer_memory_peak(const trainer *t)
 	return plan_memory_peak(t->p);
 }
 
+/* plan_run for several ranks: the seed (SupCon) in the labels' slot, the
+ * batch-norm statistics synchronised when asked, the gradients reduced
+ * into t->grads. */
+static int run_dist(trainer *t, const sc_tensor *labels, float *loss,
+		    sc_error *err)
+{
+	const sc_tensor *seed;
+	int rc = tdist_step_begin(t->dist, labels, &seed, err);
+	if (rc)
+		return rc;
+	if (seed)
+		t->bind[1] = seed;
+	if (t->sync_bn)
+		dist_bn_sync_begin();
+	rc = plan_run(t->p, 2 + t->n_params, t->bind_names, t->bind, err);
+	dist_bn_sync_end();
+	if (!rc) {
+		const sc_tensor *l = plan_output(t->p, 0);
+		*loss = *(const float *)l->data;
+	}
+	int erc = tdist_step_end(t->dist, loss, t->grads, err);
+	return rc ? rc : erc;
+}
+
 int trainer_step(trainer *t, const sc_tensor *x, const sc_tensor *labels,
 		 double lr, float *loss, sc_error *err)
 {
 	t->bind[0] = x;
 	t->bind[1] = labels;
-	int rc = plan_run(t->p, 2 + t->n_params, t->bind_names, t->bind, err);
-	if (rc)
-		return rc;
-	const sc_tensor *l = plan_output(t->p, 0);
-	*loss = l->dtype == SC_DOUBLE ? (float)*(const double *)l->data :
-		*(const float *)l->data;
+	int rc;
+	if (t->dist) {
+		if ((rc = run_dist(t, labels, loss, err)))
+			return rc;
+	} else {
+		if ((rc = plan_run(t->p, 2 + t->n_params, t->bind_names, t->bind,
+				   err)))
+			return rc;
+		const sc_tensor *l = plan_output(t->p, 0);
+		*loss = l->dtype == SC_DOUBLE ? (float)*(const double *)l->data :
+			*(const float *)l->data;
+		for (int i = 0; i < t->n_params; i++)
+			t->grads[i] = plan_output(t->p, 2 + i);
+	}
 	if (!isfinite(*loss))
 		return sc_fail(err, SC_ENUMERIC, "the loss is %s at step %lld; the "
 			       "update was not applied", isnan(*loss) ? "NaN" :
 			       "infinite", (long long)t->steps + 1);
-	for (int i = 0; i < t->n_params; i++)
-		t->grads[i] = plan_output(t->p, 2 + i);
 	if ((rc = clip_grads(t, err)))
 		return rc;
 	if ((rc = optim_step(t->opt, lr, t->grads, err)))
@@ -331,6 +418,10 @@ int trainer_step(trainer *t, const sc_tensor *x, const sc_tensor *labels,
 				       "changed shape", g->values[t->stats[i].running].name);
 		memcpy(dst->data, src->data, src->nbytes);
 	}
+	/* per-rank statistics: keep the ranks' running statistics equal */
+	if (t->dist && !t->sync_bn &&
+	    (rc = tdist_average(t->dist, t->stat_ts, t->n_stats, err)))
+		return rc;
 	t->steps++;
 	return SC_OK;
 }

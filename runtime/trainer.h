@@ -17,6 +17,19 @@
  * rate, copy the updated running statistics back.  The step allocates nothing once the first batch of a
  * shape has been planned.
  *
+ * Data parallelism (dist.h): with trainer_options.distributed and more
+ * than one rank, each rank steps on its own rows of the global batch.
+ * SupCon contrasts every anchor with the whole global batch: the
+ * features are all-gathered when the node that computes them has run,
+ * every rank computes the global loss and its gradient, and each
+ * continues backward from its own rows of that gradient (trainer_dist.h).
+ * Parameter gradients are then summed over ranks (SupCon: the loss is one
+ * mean over the global batch) or averaged (cross-entropy and other
+ * per-rank means), in buckets whose all-reduce starts while backward
+ * still runs.  Every rank applies the same update to the same weights.
+ * With one rank none of this happens: the step is the single-process
+ * one, bit for bit.
+ *
  * Ownership: the trainer owns the model it was given.  Its weights can be
  * copied out by name into another model (trainer_export_weights) and saved
  * with the optimizer state into a checkpoint (checkpoint.h).  Not
@@ -51,6 +64,20 @@ typedef struct trainer_options {
 	 * the optimizer's state counts against the limit. */
 	int check_numerics;
 	size_t max_memory;
+	/* Data parallelism over dist_size() ranks (ignored with one rank).
+	 * x and labels of trainer_step() are then this rank's rows: `views`
+	 * equal blocks (the loader's order: view 1 of this rank's images,
+	 * then view 2), so that the gathered batch has the row order of one
+	 * process.  The parameters start from rank 0's.  sync_bn: training
+	 * BatchNormalization uses the global batch's statistics (dist.h);
+	 * otherwise each rank's own, and the running statistics are
+	 * averaged over ranks after every step so that the ranks keep the
+	 * same ones.  bucket_bytes: gradient all-reduce bucket size, 0 for
+	 * 4 MiB.  Parameters must be float32. */
+	int distributed;
+	int sync_bn;
+	int views;
+	size_t bucket_bytes;
 } trainer_options;
 
 void trainer_options_init(trainer_options *o);

@@ -3,8 +3,11 @@
 #include "cli.h"
 #include "train.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "runtime/dist.h"
 
 #define MAX_OPTS 64
 
@@ -43,7 +46,11 @@ int cmd_train(int argc, char **argv)
 			"RUNDIR receives config.json, metrics.json, model.onnx and the\n"
 			"checkpoint (every epoch); a CE run also classifier.onnx.\n"
 			"Follow a SupCon run with `supcon linear RUNDIR`.",
-		.epilog = "Progress goes to stdout, one summary line per epoch.",
+		.epilog = "Progress goes to stdout, one summary line per epoch.\n"
+			"Data parallel: mpirun -np K supcon train ... trains on K ranks;\n"
+			"--batch stays the global batch (divisible by K), SupCon contrasts\n"
+			"every anchor with the whole global batch, rank 0 writes RUNDIR.\n"
+			"With --sync-bn, K ranks compute what one process computes.",
 		.opts = table,
 		.n_opts = n,
 	};
@@ -55,7 +62,15 @@ int cmd_train(int argc, char **argv)
 	run_config c;
 	run_config_defaults(&c, "supcon");
 	long long bench = 0;
-	int rc = SC_OK;
+	int rc = dist_init(&err);
+	if (rc) {
+		cli_args_free(&a);
+		return cli_fail("train", &err);
+	}
+	/* rank 0 speaks for the job; the others only report errors */
+	if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout))
+		fprintf(stderr, "supcon train: rank %d: cannot silence stdout\n",
+			dist_rank());
 	if (a.n_pos)
 		rc = sc_fail(&err, SC_EINVAL, "unexpected argument '%s' (options "
 			     "only; see --help)", a.pos[0]);
@@ -71,6 +86,14 @@ int cmd_train(int argc, char **argv)
 	if (!rc)
 		rc = run_train(&c, dir, cli_has(&a, "resume"), bench, &a, &err);
 	cli_args_free(&a);
+	if (rc && dist_size() > 1) {
+		/* the other ranks may be waiting in a collective for this one:
+		 * end them all rather than let them hang */
+		int code = cli_fail("train", &err);
+		dist_abort(code);
+		return code;
+	}
+	dist_finalize();
 	if (rc)
 		return cli_fail("train", &err);
 	return cli_finish("train", CLI_EXIT_OK);
@@ -107,7 +130,10 @@ int cmd_linear(int argc, char **argv)
 	run_config c;
 	run_config_defaults(&c, "linear");
 	int rc = SC_OK;
-	if (a.n_pos != 1)
+	if (dist_launched_ranks() > 1)
+		rc = sc_fail(&err, SC_EUNSUPPORTED, "stage 2 runs in one process; "
+			     "start it without mpirun");
+	else if (a.n_pos != 1)
 		rc = sc_fail(&err, SC_EINVAL, a.n_pos ? "one RUNDIR only" :
 			     "missing RUNDIR (a supcon train --out folder)");
 	else if (cli_has(&a, "method") || cli_has(&a, "model") || cli_has(&a, "head"))

@@ -50,6 +50,12 @@ typedef struct run_config {
 	double clip_grad_norm, clip_grad_value;   /* 0: off */
 	int check_numerics;
 	char max_memory[32];    /* "" or a size for cli_parse_bytes */
+	/* data parallelism (mpirun -np K supcon train): K is world_size,
+	 * recorded, not an option; --batch stays the global batch */
+	long long world_size;
+	int sync_bn;            /* BN statistics over the global batch */
+	double bucket_mb;       /* gradient all-reduce bucket */
+	double dist_timeout;    /* seconds a collective may wait; 0: forever */
 } run_config;
 
 /* The trainer's clipping, numerics and memory options from c. */

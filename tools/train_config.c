@@ -30,6 +30,7 @@ typedef struct field {
 #define FD(n, m) {n, F_DBL, offsetof(run_config, m), 0, 0}
 #define FB(n, m) {n, F_BOOL, offsetof(run_config, m), 0, 0}
 #define FBR(n, m) {n, F_BOOL, offsetof(run_config, m), 0, 1}
+#define FDR(n, m) {n, F_DBL, offsetof(run_config, m), 0, 1}
 #define FSR(n, m) {n, F_STR, offsetof(run_config, m), sizeof(((run_config *)0)->m), 1}
 
 static const field fields[] = {
@@ -68,6 +69,11 @@ static const field fields[] = {
 	FD("clip-grad-value", clip_grad_value),
 	FBR("check-numerics", check_numerics),
 	FSR("max-memory", max_memory),
+	/* not an option: how many ranks ran (a resumed run records its own) */
+	FR("world-size", world_size),
+	FBR("sync-bn", sync_bn),
+	FDR("bucket-mb", bucket_mb),
+	FDR("dist-timeout", dist_timeout),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
@@ -123,6 +129,12 @@ const cli_opt run_options[] = {
 	   "infinity and name it (slower: a pass over every value)"),
 	O("max-memory", "SIZE", "refuse a training step that needs more than SIZE "
 	  "(e.g. 2G) of weights, optimizer state, activations and scratch"),
+	OF("sync-bn", "under mpirun: batch norm over the global batch, not each "
+	   "rank's shard (then K ranks train as one process does)"),
+	O("bucket-mb", "X", "under mpirun: gradients are all-reduced in buckets of "
+	  "X MiB while backward runs (default 4)"),
+	O("dist-timeout", "S", "under mpirun: end the job when a rank waits more "
+	  "than S seconds for the others (default 600; 0: wait forever)"),
 };
 const int run_n_options = (int)(sizeof run_options / sizeof run_options[0]);
 
@@ -149,6 +161,9 @@ void run_config_defaults(run_config *c, const char *method)
 	c->base_temperature = 0;
 	c->workers = -1;
 	c->val_split = 0.1;
+	c->world_size = 1;
+	c->bucket_mb = 4;
+	c->dist_timeout = 600;
 }
 
 static void *at(run_config *c, const field *f)
@@ -264,6 +279,8 @@ int run_config_check(const run_config *c, sc_error *err)
 	if (c->clip_grad_norm < 0 || c->clip_grad_value < 0)
 		return sc_fail(err, SC_EINVAL, "--clip-grad-norm and --clip-grad-value "
 			       "must be > 0 (0: off)");
+	if (!(c->bucket_mb > 0) || c->bucket_mb > 1024)
+		return sc_fail(err, SC_EINVAL, "--bucket-mb must be in (0, 1024]");
 	size_t bytes;
 	if (c->max_memory[0] &&
 	    cli_parse_bytes("--max-memory", c->max_memory, &bytes, err))

@@ -19,6 +19,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/data/augment.h"
 #include "runtime/data/loader.h"
+#include "runtime/dist.h"
 #include "runtime/export.h"
 #include "runtime/infer.h"
 #include "runtime/rng.h"
@@ -127,6 +128,9 @@ typedef struct loop {
 	double seconds;
 	long long bench;
 	const char *stage;            /* "train" or "linear" */
+	/* rank 0 of several (or the only process): writes checkpoints,
+	 * model.onnx and metrics; the other ranks only train */
+	int writer;
 } loop;
 
 static char *loop_meta(const loop *lp)
@@ -150,6 +154,8 @@ static char *loop_meta(const loop *lp)
 
 static int loop_save(loop *lp, sc_error *err)
 {
+	if (!lp->writer)
+		return SC_OK;
 	char path[4096];
 	int rc = run_path(path, sizeof path, lp->dir, lp->ckpt_file, err);
 	char *meta = rc ? NULL : loop_meta(lp);
@@ -200,6 +206,16 @@ int run_trainer_limits(const run_config *c, trainer_options *to, sc_error *err)
 	return SC_OK;
 }
 
+/* Train accuracy counts of every rank's shard. */
+static int sum_over_ranks(int64_t *hits, int64_t *seen, sc_error *err)
+{
+	double v[2] = {(double)*hits, (double)*seen};
+	int rc = dist_allreduce_sum_f64(v, 2, err);
+	*hits = (int64_t)v[0];
+	*seen = (int64_t)v[1];
+	return rc;
+}
+
 static int train_epochs(loop *lp, sc_error *err)
 {
 	const run_config *c = lp->c;
@@ -213,8 +229,13 @@ static int train_epochs(loop *lp, sc_error *err)
 		double t0 = 0;
 		for (long long i = 0; i < warm + lp->bench; i++) {
 			const sc_tensor *x, *y;
-			if (i == warm)
+			if (i == warm) {
+				/* the ranks start the timed steps together */
+				if ((rc = dist_barrier(err)))
+					return rc;
+				dist_bytes_reset();
 				t0 = run_now();
+			}
 			int got = lp->src->next(lp->src, &x, &y, err);
 			if (got < 0)
 				return err->code;
@@ -233,6 +254,9 @@ static int train_epochs(loop *lp, sc_error *err)
 		printf("steps: %lld\nstep_ms: %.2f\nviews_per_s: %.1f\npeak_rss_mb: %.0f\n",
 		       lp->bench, 1e3 * dt / (double)lp->bench,
 		       (double)rows * (double)lp->bench / dt, run_peak_rss_mb());
+		if (dist_size() > 1)
+			printf("ranks: %d\ncomm_bytes_per_step: %.0f\n", dist_size(),
+			       (double)dist_bytes_sent() / (double)lp->bench);
 		return SC_OK;
 	}
 	int stop = 0;
@@ -296,7 +320,9 @@ static int train_epochs(loop *lp, sc_error *err)
 		run_progress_end(&pr);
 		double val = NAN, test = NAN;
 		lp->seconds += run_now() - t0;
-		if ((rc = lp->epoch_end(lp, &val, &test, err)))
+		if (lp->ce && (rc = sum_over_ranks(&hits, &seen, err)))
+			return rc;
+		if (lp->writer && (rc = lp->epoch_end(lp, &val, &test, err)))
 			return rc;
 		run_epoch e = {
 			.epoch = (double)lp->epoch + 1,
@@ -523,13 +549,15 @@ static int open_loader(const run_config *c, const run_data *d,
 	/* A loader thread competing with the compute threads for the cores
 	 * costs far more than it saves: OpenMP's teams spin at barriers while
 	 * one of their threads is descheduled. */
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
 	int workers = c->workers >= 0 ? (int)c->workers :
 		      c->threads > 0 && c->threads < cores ? 1 : 0;
 	loader_options lo = {
 		.batch = batch, .views = views, .aug = aug, .mean = d->mean,
 		.std = d->std, .seed = (uint64_t)c->seed, .shuffle = 1,
 		.drop_last = 1, .workers = workers, .prefetch = 2,
+		/* each rank builds its own images of every global batch */
+		.shard_rank = dist_rank(), .shard_count = dist_size(),
 	};
 	return loader_create(d->train, d->train_idx, d->n_train, &lo, out, err);
 }
@@ -596,7 +624,11 @@ int run_train(const run_config *given, const char *dir, int resume,
 	char path[4096];
 	ckpt *k = NULL;     /* the checkpoint resumed from, read once */
 	int rc;
-	if (!bench && (rc = cli_make_output_dir(dir, "--out", err)))
+	int ranks = dist_size(), writer = dist_rank() == 0;
+	/* every rank reads a checkpoint, only rank 0 writes */
+	if (!bench && writer && (rc = cli_make_output_dir(dir, "--out", err)))
+		return rc;
+	if (!bench && (rc = dist_barrier(err)))
 		return rc;
 	if (!bench && (rc = run_path(path, sizeof path, dir, "checkpoint", err)))
 		return rc;
@@ -606,6 +638,22 @@ int run_train(const run_config *given, const char *dir, int resume,
 		printf("resuming %s\n", dir);
 	} else if (resume && !bench) {
 		printf("no checkpoint in %s yet: starting from the beginning\n", dir);
+	}
+	/* a resumed run records the ranks it runs on now: the checkpoint
+	 * does not depend on them */
+	c->world_size = ranks;
+	dist_set_timeout(c->dist_timeout);
+	/* ranks sharing a machine share its cores: OpenMP's default of all
+	 * of them per rank would oversubscribe it */
+	if (ranks > 1 && c->threads == 0 && dist_local_size() > 1) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
+		c->threads = cores > 1 ? cores : 1;
+	}
+	if (c->batch % ranks) {
+		ckpt_free(k);
+		return sc_fail(err, SC_EINVAL, "--batch %lld is not divisible by the "
+			       "%d ranks: every rank takes the same share of the "
+			       "global batch", c->batch, ranks);
 	}
 	run_data d;
 	if ((rc = run_config_check(c, err)) || (rc = run_data_open(c, &d, err))) {
@@ -635,13 +683,17 @@ int run_train(const run_config *given, const char *dir, int resume,
 		to.n_trainable = 2;
 		to.graph.bn_frozen = 1;
 	}
+	to.distributed = 1;
+	to.sync_bn = c->sync_bn;
+	to.views = views;
+	to.bucket_bytes = (size_t)(c->bucket_mb * 1048576.0);
 	if ((rc = optim_from_config(c, &to.graph.optim, err)))
 		goto out;
 	rc = trainer_create(tm, &to, &t, err);
 	tm = NULL;
 	if (rc)
 		goto out;
-	if (!bench) {
+	if (!bench && writer) {
 		if ((rc = run_path(path, sizeof path, dir, "config.json", err)) ||
 		    (rc = run_config_write_json(c, path, err)))
 			goto out;
@@ -663,6 +715,7 @@ int run_train(const run_config *given, const char *dir, int resume,
 		.c = c, .t = t, .src = &src.base, .dir = dir,
 		.ckpt_file = "checkpoint", .ce = ce, .epoch_end = train_epoch_end,
 		.ctx = &tc, .bench = bench, .stage = ce ? "ce" : c->method,
+		.writer = writer,
 	};
 	if ((rc = loop_schedule(&lp, err)))
 		goto out;
@@ -677,9 +730,13 @@ int run_train(const run_config *given, const char *dir, int resume,
 		       (long long)d.n_train, (long long)d.n_val,
 		       (long long)trainer_param_elements(t), c->batch,
 		       views == 2 ? " x 2 views" : "", c->epochs);
+		if (ranks > 1)
+			printf("%d ranks, %lld images each per step, batch norm %s\n",
+			       ranks, c->batch / ranks, c->sync_bn ?
+			       "synchronised over the global batch" : "per rank");
 		fflush(stdout);
 	}
-	if ((rc = train_epochs(&lp, err)) || bench)
+	if ((rc = train_epochs(&lp, err)) || bench || !writer)
 		goto out;
 	const run_epoch *last = lp.h.n ? &lp.h.e[lp.h.n - 1] : NULL;
 	double test = ce && last ? last->test_acc : NAN;
@@ -1032,6 +1089,7 @@ int run_linear(const char *dir, const run_config *given, int resume,
 		.c = c, .t = t, .src = src, .dir = dir,
 		.ckpt_file = "linear.checkpoint", .ce = 1,
 		.epoch_end = linear_epoch_end, .ctx = &lx, .stage = "linear",
+		.writer = 1,
 	};
 	if ((rc = loop_schedule(&lp, err)))
 		goto out;

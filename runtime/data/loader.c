@@ -96,6 +96,12 @@ static void build_batch(const loader *l, int64_t epoch, int64_t b,
 	int64_t chw = d->c * d->h * d->w, views = l->o.views;
 	int64_t first = b * l->o.batch;
 	int64_t count = l->n - first < l->o.batch ? l->n - first : l->o.batch;
+	if (l->o.shard_count > 1) {
+		int64_t k = l->o.shard_count, r = l->o.shard_rank;
+		int64_t lo = r * count / k, hi = (r + 1) * count / k;
+		first += lo;
+		count = hi - lo;
+	}
 	set_rows(&out->x, views * count);
 	set_rows(&out->labels, views * count);
 	set_rows(&out->index, views * count);
@@ -180,6 +186,10 @@ static int check_options(const dataset *d, const int64_t *idx, int64_t n,
 	if (o->workers < 0 || o->workers > LOADER_MAX_WORKERS)
 		return sc_fail(err, SC_EINVAL, "loader: %d workers is not in 0..%d",
 			       o->workers, LOADER_MAX_WORKERS);
+	if (o->shard_count < 0 || (o->shard_count > 1 &&
+				   (o->shard_rank < 0 || o->shard_rank >= o->shard_count)))
+		return sc_fail(err, SC_EINVAL, "loader: shard %d of %d does not exist",
+			       o->shard_rank, o->shard_count);
 	if (o->prefetch > LOADER_MAX_PREFETCH)
 		return sc_fail(err, SC_EINVAL, "loader: prefetch %d is above %d",
 			       o->prefetch, LOADER_MAX_PREFETCH);
@@ -198,7 +208,8 @@ static int check_options(const dataset *d, const int64_t *idx, int64_t n,
 static int alloc_slot(loader *l, loader_slot *s, sc_error *err)
 {
 	const dataset *d = l->d;
-	int64_t rows = l->o.views * l->o.batch;
+	int64_t k = l->o.shard_count > 1 ? l->o.shard_count : 1;
+	int64_t rows = l->o.views * ((l->o.batch + k - 1) / k);
 	int64_t xdims[4] = {rows, d->c, d->h, d->w};
 	int rc = tensor_alloc(&s->b.x, SC_FLOAT, 4, xdims, "batch x", err);
 	if (!rc)

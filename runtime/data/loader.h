@@ -9,6 +9,13 @@
  * restarting at batch k (resume) gives what an uninterrupted run gives
  * from batch k on.
  *
+ * Data parallelism: with shard_count K > 1 the loader of rank r walks the
+ * same global batches (same order, same batch count) but builds only the
+ * images [r B / K, (r + 1) B / K) of each (B the batch's image count),
+ * with the augmentations one process would draw for them; batch.images
+ * is then that shard's count.  The K shards of a batch are disjoint and
+ * cover it.
+ *
  * The loader borrows the dataset, the index list is copied, the policy and
  * mean/std are copied; batches are owned by the loader and valid until the
  * next loader_next(), loader_start() or loader_free(). */
@@ -31,6 +38,8 @@ typedef struct loader_options {
 	int drop_last;          /* drop a last partial batch */
 	int workers;            /* background threads, 0 = produce synchronously in loader_next; default 1 */
 	int prefetch;           /* batches ready ahead, default 2 */
+	int shard_rank;         /* this rank's shard of every batch ... */
+	int shard_count;        /* ... of this many (0 or 1: the whole batch) */
 } loader_options;
 
 typedef struct loader_batch {
