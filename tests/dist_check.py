@@ -132,9 +132,9 @@ def main():
           "%.6f, 2 ranks %.6f" % (l1, l2))
     with open(w("two_sync/config.json")) as f:
         cfg = json.load(f)
-    check(cfg.get("world-size") == 2 and cfg.get("sync-bn") is True,
-          "config.json records world-size %s, sync-bn %s" %
-          (cfg.get("world-size"), cfg.get("sync-bn")))
+    check(cfg.get("world_size") == 2 and cfg.get("sync-bn") is True,
+          "config.json records world_size %s, sync-bn %s" %
+          (cfg.get("world_size"), cfg.get("sync-bn")))
 
     # resume across world sizes: 2 ranks then 1 process, and back
     run(mpi + BASE + ["--steps", "1", "--sync-bn", "--out", w("k2_k1")])
@@ -143,8 +143,8 @@ def main():
     check(e21 <= TOL, "1 step on 2 ranks, --resume 1 more in 1 process: "
           "relative error %.2e" % e21)
     with open(w("k2_k1/config.json")) as f:
-        check(json.load(f).get("world-size") == 1,
-              "a run resumed in 1 process records world-size 1")
+        check(json.load(f).get("world_size") == 1,
+              "a run resumed in 1 process records world_size 1")
     run(sc + BASE + ["--steps", "1", "--sync-bn", "--out", w("k1_k2")])
     run(mpi + BASE + steps + ["--sync-bn", "--resume", "--out", w("k1_k2")])
     e12, _ = rel_err(w("one"), w("k1_k2"))

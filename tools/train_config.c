@@ -69,8 +69,9 @@ static const field fields[] = {
 	FD("clip-grad-value", clip_grad_value),
 	FBR("check-numerics", check_numerics),
 	FSR("max-memory", max_memory),
-	/* not an option: how many ranks ran (a resumed run records its own) */
-	FR("world-size", world_size),
+	/* not an option: how many ranks ran (a resumed run records its own);
+	 * spelt as issue 9 and the README name it */
+	FR("world_size", world_size),
 	FBR("sync-bn", sync_bn),
 	FDR("bucket-mb", bucket_mb),
 	FDR("dist-timeout", dist_timeout),
