@@ -36,6 +36,8 @@ void exec_scratch_request(exec_env *env, size_t bytes)
 {
 	if (bytes > env->scratch_request)
 		env->scratch_request = bytes;
+	if (bytes > env->node_request)
+		env->node_request = bytes;
 }
 
 void *exec_scratch(exec_env *env)
@@ -58,6 +60,16 @@ int exec_scratch_reserve(exec_env *env, sc_error *err)
 	env->scratch = p;
 	env->scratch_bytes = bytes;
 	return SC_OK;
+}
+
+void exec_scratch_shrink(exec_env *env, size_t bytes)
+{
+	env->scratch_request = bytes;
+	if (env->scratch_bytes > ((bytes + 63) & ~(size_t)63)) {
+		free(env->scratch);
+		env->scratch = NULL;
+		env->scratch_bytes = 0;
+	}
 }
 
 int exec_dnnl_check(dnnl_status_t st, const char *what, sc_error *err)

@@ -20,6 +20,7 @@ typedef struct exec_env {
 	void *scratch;
 	size_t scratch_bytes;      /* allocated size */
 	size_t scratch_request;    /* largest size asked for so far */
+	size_t node_request;       /* largest since the executor reset it */
 } exec_env;
 
 int exec_env_init(exec_env *env, int threads, sc_error *err);
@@ -33,6 +34,10 @@ void *exec_scratch(exec_env *env);
 
 /* Executor only: grows the scratch buffer to the largest request. */
 int exec_scratch_reserve(exec_env *env, sc_error *err);
+
+/* Executor only: lowers the request to `bytes` and gives back a larger
+ * buffer (the executor has moved the big users elsewhere). */
+void exec_scratch_shrink(exec_env *env, size_t bytes);
 
 /* Turns a failed oneDNN status into an sc_error naming what failed. */
 int exec_dnnl_check(dnnl_status_t st, const char *what, sc_error *err);

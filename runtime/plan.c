@@ -69,6 +69,10 @@ typedef struct plan_node {
 	dnnl_memory_desc_t same_md;   /* ... and the layout it has this run */
 	double prof_ms;            /* SUPCON_PROFILE: the fastest run's time, */
 	long prof_runs;            /* which is the least disturbed one */
+	size_t scratch;            /* kernel scratch its last prepare asked for */
+	int scratch_arena;         /* ... which has a place in the arena: */
+	size_t scratch_off;        /* there, for up to scratch_planned bytes */
+	size_t scratch_planned;
 } plan_node;
 
 struct plan {
@@ -91,6 +95,7 @@ struct plan {
 	size_t *offsets;           /* per value: arena offset */
 	void *arena;
 	size_t arena_bytes, total_bytes;
+	size_t reorder_scratch;    /* largest scratch a layout conversion asked */
 	int arena_valid;
 	int ran;
 	int profile;               /* SUPCON_PROFILE: 1 wall time, 2 CPU time */
@@ -459,6 +464,15 @@ static int scratch_reserve(plan *p, sc_error *err)
 	int rc = exec_scratch_reserve(e, err);
 	mem_note_peak(p);
 	return rc;
+}
+
+/* The shared scratch for a layout conversion the executor runs itself. */
+static int reorder_scratch(plan *p, size_t bytes, sc_error *err)
+{
+	if (bytes > p->reorder_scratch)
+		p->reorder_scratch = bytes;
+	exec_scratch_request(&p->env, bytes);
+	return scratch_reserve(p, err);
 }
 
 int plan_create(graph_model *m, const plan_options *opt, plan **out,
@@ -1012,10 +1026,8 @@ static int64_t value_nonfinite(plan *p, int v, int *nan, sc_error *err)
 	int rc = du_plain_md(&plain, t->rank, t->dims, md->data_type, label, err);
 	if (!rc)
 		rc = du_reorder_create(&r, md, &plain, &p->env, &scratch, label, err);
-	if (!rc) {
-		exec_scratch_request(&p->env, scratch);
-		rc = scratch_reserve(p, err);
-	}
+	if (!rc)
+		rc = reorder_scratch(p, scratch, err);
 	size_t bytes = rc ? 0 : dnnl_memory_desc_get_size(&plain);
 	void *buf = rc ? NULL : aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 	int64_t at = -2;
@@ -1289,9 +1301,12 @@ static int cmp_span(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+/* Something to place in the arena: an activation (id < n_values) or the
+ * kernel scratch of schedule step id - n_values; bytes is rounded. */
 typedef struct {
 	size_t bytes;
-	int v;
+	int lo, hi;              /* steps it is live over */
+	int id;
 } arena_item;
 
 static int cmp_bigger_first(const void *a, const void *b)
@@ -1299,7 +1314,16 @@ static int cmp_bigger_first(const void *a, const void *b)
 	const arena_item *x = a, *y = b;
 	if (x->bytes != y->bytes)
 		return x->bytes > y->bytes ? -1 : 1;
-	return (x->v > y->v) - (x->v < y->v);    /* ties in value order */
+	return (x->id > y->id) - (x->id < y->id);    /* ties in id order */
+}
+
+static int cmp_longer_first(const void *a, const void *b)
+{
+	const arena_item *x = a, *y = b;
+	int lx = x->hi - x->lo, ly = y->hi - y->lo;
+	if (lx != ly)
+		return lx > ly ? -1 : 1;
+	return cmp_bigger_first(a, b);
 }
 
 static size_t arena_size(size_t bytes)
@@ -1307,75 +1331,134 @@ static size_t arena_size(size_t bytes)
 	return (bytes + 63) & ~(size_t)63;
 }
 
-/* Packs activations into one arena: largest first, each at the lowest
- * offset that no value with an overlapping lifetime occupies.  Only the
- * values whose lifetimes meet are compared, so a long chain packs in
- * O(n log n). */
-static int build_arena(plan *p, sc_error *err)
+/* Places items[0..n) in that order, each at the lowest offset that no
+ * item already placed with an overlapping lifetime occupies; offs[id]
+ * gets the offsets and *total the arena's size.  Only the items whose
+ * lifetimes meet are compared, so a long chain packs in O(n log n). */
+static int pack_items(const arena_item *items, int n, int n_ids, int n_steps,
+		      size_t *offs, size_t *total)
 {
-	int n = 0, nv = p->n_values;
-	size_t total = 0;
 	life_index t = {0};
 	t.leaves = 1;
-	while (t.leaves < p->n_nodes + 1)
+	while (t.leaves < n_steps + 1)
 		t.leaves *= 2;
-	arena_item *ids = malloc(((size_t)nv + 1) * sizeof *ids);
-	int *near = malloc(((size_t)nv + 1) * sizeof *near);
-	int *stamp = malloc(((size_t)nv + 1) * sizeof *stamp);
-	arena_span *spans = malloc(((size_t)nv + 1) * sizeof *spans);
+	int *near = malloc(((size_t)n_ids + 1) * sizeof *near);
+	int *stamp = malloc(((size_t)n_ids + 1) * sizeof *stamp);
+	size_t *bytes = malloc(((size_t)n_ids + 1) * sizeof *bytes);
+	arena_span *spans = malloc(((size_t)n_ids + 1) * sizeof *spans);
 	t.head = malloc(2 * (size_t)t.leaves * sizeof *t.head);
 	t.under = calloc(2 * (size_t)t.leaves, sizeof *t.under);
-	int rc = SC_OK;
-	if (!ids || !near || !stamp || !spans || !t.head || !t.under) {
-		rc = sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+	int rc = -1;
+	*total = 0;
+	if (!near || !stamp || !bytes || !spans || !t.head || !t.under)
 		goto done;
-	}
 	for (int i = 0; i < 2 * t.leaves; i++)
 		t.head[i] = -1;
-	p->total_bytes = 0;
-	for (int v = 0; v < nv; v++) {
-		stamp[v] = -1;
-		if (p->kind[v] == SLOT_ACTIVATION && p->def_step[v] >= 0) {
-			p->sizes[v] = p->slots[v].nbytes;
-			p->total_bytes += arena_size(p->sizes[v]);
-			ids[n].bytes = p->sizes[v];
-			ids[n++].v = v;
-		}
-	}
-	qsort(ids, (size_t)n, sizeof *ids, cmp_bigger_first);
+	for (int i = 0; i < n_ids; i++)
+		stamp[i] = -1;
 	for (int i = 0; i < n; i++) {
-		int v = ids[i].v;
-		size_t size = arena_size(p->sizes[v]);
-		int lo = p->def_step[v];
-		int hi = p->last_use[v] < lo ? lo : p->last_use[v];
+		const arena_item *it = &items[i];
 		int n_near = 0;
-		life_find(&t, 1, 0, t.leaves - 1, lo, hi, stamp, i, near, &n_near);
+		life_find(&t, 1, 0, t.leaves - 1, it->lo, it->hi, stamp, i, near,
+			  &n_near);
 		for (int j = 0; j < n_near; j++) {
-			spans[j].off = p->offsets[near[j]];
-			spans[j].end = spans[j].off + arena_size(p->sizes[near[j]]);
+			spans[j].off = offs[near[j]];
+			spans[j].end = spans[j].off + bytes[near[j]];
 		}
 		qsort(spans, (size_t)n_near, sizeof *spans, cmp_span);
-		/* the first gap of size bytes, from the bottom */
+		/* the first gap of it->bytes, from the bottom */
 		size_t off = 0;
-		for (int j = 0; j < n_near && spans[j].off < off + size; j++)
+		for (int j = 0; j < n_near && spans[j].off < off + it->bytes; j++)
 			if (spans[j].end > off)
 				off = spans[j].end;
-		p->offsets[v] = off;
-		if (life_add(&t, 1, 0, t.leaves - 1, lo, hi, v)) {
-			rc = sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+		offs[it->id] = off;
+		bytes[it->id] = it->bytes;
+		if (life_add(&t, 1, 0, t.leaves - 1, it->lo, it->hi, it->id))
 			goto done;
-		}
-		if (off + size > total)
-			total = off + size;
+		if (off + it->bytes > *total)
+			*total = off + it->bytes;
 	}
+	rc = 0;
 done:
-	free(ids);
 	free(near);
 	free(stamp);
+	free(bytes);
 	free(spans);
 	free(t.head);
 	free(t.under);
 	free(t.entries);
+	return rc;
+}
+
+/* Kernel scratch of at least this size gets its own place in the arena,
+ * live for its node's step only, instead of sizing the shared buffer:
+ * one large scratch (a Winograd weight gradient: 312 MiB in a ResNet-18
+ * SupCon step at batch 256) then fits beside the activations that are
+ * live at its step, not on top of all of them. */
+#define ARENA_SCRATCH_MIN ((size_t)1 << 20)
+
+/* Packs the activations and the large kernel scratches into one arena:
+ * greedy first fit, largest first and also longest-lived first, keeping
+ * whichever arena is smaller. */
+static int build_arena(plan *p, sc_error *err)
+{
+	int n = 0, nv = p->n_values, n_ids = nv + p->n_nodes;
+	size_t total = 0, total2 = 0, shared = p->reorder_scratch;
+	arena_item *items = malloc(((size_t)n_ids + 1) * sizeof *items);
+	size_t *offs = malloc(((size_t)n_ids + 1) * sizeof *offs);
+	size_t *offs2 = malloc(((size_t)n_ids + 1) * sizeof *offs2);
+	int rc = SC_OK;
+	if (!items || !offs || !offs2) {
+		rc = sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+		goto done;
+	}
+	p->total_bytes = 0;
+	for (int v = 0; v < nv; v++)
+		if (p->kind[v] == SLOT_ACTIVATION && p->def_step[v] >= 0) {
+			p->sizes[v] = p->slots[v].nbytes;
+			p->total_bytes += arena_size(p->sizes[v]);
+			int lo = p->def_step[v];
+			items[n++] = (arena_item){arena_size(p->sizes[v]), lo,
+				p->last_use[v] < lo ? lo : p->last_use[v], v};
+		}
+	for (int s = 0; s < p->n_nodes; s++) {
+		plan_node *pn = &p->nodes[s];
+		pn->scratch_arena = !pn->absorbed && pn->scratch >= ARENA_SCRATCH_MIN;
+		pn->scratch_planned = pn->scratch;
+		if (pn->scratch_arena) {
+			items[n++] = (arena_item){arena_size(pn->scratch), s, s, nv + s};
+			p->total_bytes += arena_size(pn->scratch);
+		}
+		else if (pn->scratch > shared)
+			shared = pn->scratch;
+	}
+	qsort(items, (size_t)n, sizeof *items, cmp_bigger_first);
+	if (pack_items(items, n, n_ids, p->n_nodes, offs, &total)) {
+		rc = sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+		goto done;
+	}
+	qsort(items, (size_t)n, sizeof *items, cmp_longer_first);
+	if (pack_items(items, n, n_ids, p->n_nodes, offs2, &total2)) {
+		rc = sc_fail(err, SC_ENOMEM, "out of memory planning the arena");
+		goto done;
+	}
+	if (total2 < total) {
+		size_t *t = offs;
+		offs = offs2;
+		offs2 = t;
+		total = total2;
+	}
+	for (int i = 0; i < n; i++) {
+		int id = items[i].id;
+		if (id < nv)
+			p->offsets[id] = offs[id];
+		else
+			p->nodes[id - nv].scratch_off = offs[id];
+	}
+done:
+	free(items);
+	free(offs);
+	free(offs2);
 	/* a run that left the arena part-way may have graph outputs in it;
 	 * the old arena goes also when packing failed, since the offsets are
 	 * half rewritten */
@@ -1398,7 +1481,12 @@ done:
 	p->arena = NULL;
 	p->arena_bytes = 0;
 	p->arena_valid = 0;
-	if (rc || (rc = mem_check(p, total, "the activation arena", err)))
+	if (rc)
+		return rc;
+	/* the large scratches now live in the arena: the shared buffer only
+	 * serves the small ones and the layout conversions */
+	exec_scratch_shrink(&p->env, shared);
+	if ((rc = mem_check(p, total, "the activation arena", err)))
 		return rc;
 	p->arena = aligned_alloc(64, total ? total : 64);
 	if (!p->arena) {
@@ -1409,7 +1497,7 @@ done:
 	p->arena_bytes = total;
 	p->arena_valid = 1;
 	mem_note_peak(p);
-	return SC_OK;
+	return scratch_reserve(p, err);
 }
 
 static void free_heap(plan *p, int v)
@@ -1507,8 +1595,7 @@ static int convert_inputs(plan *p, plan_node *pn, sc_error *err)
 						       &scratch, label, err);
 			if (rc)
 				return rc;
-			exec_scratch_request(&p->env, scratch);
-			if ((rc = scratch_reserve(p, err)))
+			if ((rc = reorder_scratch(p, scratch, err)))
 				return rc;
 			cv->src = *md;
 			size_t bytes = dnnl_memory_desc_get_size(&plain);
@@ -1614,12 +1701,14 @@ int plan_run(plan *p, int n, const char *const *names,
 		if (changed) {
 			release_node(pn);
 			pn->k.out_md = NULL;
+			p->env.node_request = 0;
 			rc = pn->def->prepare(&pn->k, err);
 			pn->prepared = 1;   /* so that release_node frees a partial state */
 			if (rc) {
 				release_node(pn);
 				return rc;
 			}
+			pn->scratch = p->env.node_request;
 			if (pn->k.n_out > 0 && pn->out_ids[0] >= 0)
 				p->slot_md[pn->out_ids[0]] =
 					pn->k.out_may_block ? pn->k.out_md : NULL;
@@ -1640,8 +1729,21 @@ int plan_run(plan *p, int n, const char *const *names,
 			if ((rc = place_output(p, v, &use_arena, err)))
 				return rc;
 		}
+		/* its scratch: its place in the arena, or the shared buffer,
+		 * which a run that left the arena may need to grow again */
+		void *shared = p->env.scratch;
+		if (use_arena && pn->scratch_arena && pn->scratch <= pn->scratch_planned) {
+			p->env.scratch = (char *)p->arena + pn->scratch_off;
+		} else if (pn->scratch > p->env.scratch_bytes) {
+			exec_scratch_request(&p->env, pn->scratch);
+			if ((rc = scratch_reserve(p, err)))
+				return rc;
+			shared = p->env.scratch;
+		}
 		double t0 = p->profile && !changed ? plan_now_ms(p) : 0;
-		if ((rc = pn->def->run(&pn->k, err)))
+		rc = pn->def->run(&pn->k, err);
+		p->env.scratch = shared;
+		if (rc)
 			return rc;
 		if (p->check_numerics && (rc = check_node_numerics(p, pn, err)))
 			return rc;

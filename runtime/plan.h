@@ -85,7 +85,9 @@ int plan_run(plan *p, int n, const char *const *names,
 const sc_tensor *plan_output(const plan *p, int i);
 
 /* Bytes of the activation arena (0 before the first run), and the sum of
- * every intermediate's size, to show what liveness-based reuse saves. */
+ * every intermediate's size and of the kernel scratches the arena holds
+ * (one per node, at least 1 MiB each), to show what liveness-based reuse
+ * saves. */
 size_t plan_arena_bytes(const plan *p);
 /* Nodes that run after fusion (absorbed nodes are not counted). */
 int plan_node_count(const plan *p);
