@@ -49,6 +49,10 @@ int onnx_save_file(const graph_model *m, const char *path, sc_error *err);
 int onnx_save_memory(const graph_model *m, void **buf, size_t *len,
 		     sc_error *err);
 
+/* A deep copy of m, made by saving it to memory and loading it back, so
+ * the copy is exactly what a file round trip gives. */
+int onnx_clone_model(const graph_model *m, graph_model **out, sc_error *err);
+
 /* Reads a TensorProto file (the ONNX test-data .pb format) into *t, which
  * then owns its data.  If name is not NULL it receives a malloc'd copy of
  * the tensor's name (possibly ""). */

@@ -828,3 +828,15 @@ int onnx_tensor_save_file(const sc_tensor *t, const char *name,
 	onnx_tensor_proto_clear(&p);
 	return rc;
 }
+
+int onnx_clone_model(const graph_model *m, graph_model **out, sc_error *err)
+{
+	void *buf;
+	size_t len;
+	int rc = onnx_save_memory(m, &buf, &len, err);
+	if (rc)
+		return rc;
+	rc = onnx_load_memory(buf, len, NULL, "model copy", out, err);
+	free(buf);
+	return rc;
+}

@@ -96,18 +96,6 @@ int api_tensor_copy(const sc_tensor *t, supcon_tensor **out, sc_error *err)
 	return SC_OK;
 }
 
-int api_clone_model(const graph_model *m, graph_model **out, sc_error *err)
-{
-	void *buf;
-	size_t len;
-	int rc = onnx_save_memory(m, &buf, &len, err);
-	if (rc)
-		return rc;
-	rc = onnx_load_memory(buf, len, NULL, "model copy", out, err);
-	free(buf);
-	return rc;
-}
-
 void supcon_forget_inputs(void)
 {
 	sc_input_forget_all();
@@ -230,9 +218,19 @@ supcon_status supcon_tensor_load_png(const char *path, int channels,
 		 SC_OK;
 	if (out)
 		*out = NULL;
-	if (!rc && channels != 1 && channels != 3)
-		rc = sc_fail(&err, SC_EINVAL, "%s: %s: channels is %d, expected 1 or 3",
-			     fn, path, channels);
+	if (!rc && channels != 0 && channels != 1 && channels != 3)
+		rc = sc_fail(&err, SC_EINVAL, "%s: %s: channels is %d, expected 0 (the "
+			     "image's own), 1 or 3", fn, path, channels);
+	if (!rc && channels == 0) {
+		supcon_tensor *t = calloc(1, sizeof *t);
+		rc = t ? api_png_load_native(path, &t->t, &err) :
+		     sc_fail(&err, SC_ENOMEM, "out of memory");
+		if (rc)
+			free(t);
+		else
+			*out = t;
+		return api_done(NULL, &err, rc);
+	}
 	uint8_t *px = NULL;
 	int64_t h = 0, w = 0;
 	if (!rc)
@@ -256,9 +254,10 @@ supcon_status supcon_tensor_load_pb(const char *path, supcon_tensor **out)
 		rc = sc_fail(&err, SC_ENOMEM, "out of memory");
 	if (!rc)
 		rc = onnx_tensor_load_file(path, &t->t, NULL, &err);
-	if (!rc && !api_dtype_ok(t->t.dtype)) {
+	if (!rc && !api_dtype_ok(t->t.dtype) && t->t.dtype != SC_STRING) {
 		rc = sc_fail(&err, SC_EUNSUPPORTED, "%s: a %s tensor: the API takes "
-			     "numeric tensors only", path, tensor_dtype_name(t->t.dtype));
+			     "numeric and string tensors only", path,
+			     tensor_dtype_name(t->t.dtype));
 		tensor_free(&t->t);
 	}
 	if (rc) {
@@ -278,6 +277,41 @@ supcon_status supcon_tensor_save_pb(const supcon_tensor *t, const char *name,
 	int rc = !t ? api_null(&err, fn, "tensor") : !path ? api_null(&err, fn, "path") :
 		 onnx_tensor_save_file(&t->t, name, path, &err);
 	return api_done(NULL, &err, rc);
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+supcon_status supcon_tensor_fill_random(supcon_tensor *t, uint64_t seed)
+{
+	sc_error err = {0};
+	const char *fn = "supcon_tensor_fill_random";
+	int rc = t ? SC_OK : api_null(&err, fn, "tensor");
+	if (!rc && !tensor_dtype_is_float(t->t.dtype))
+		rc = sc_fail(&err, SC_EINVAL, "%s: a %s tensor; random data is floating "
+			     "point", fn, tensor_dtype_name(t->t.dtype));
+	for (int64_t i = 0; !rc && i < t->t.numel; i++) {
+		uint64_t x = splitmix64(&seed);
+		/* 24 random bits: every value is exact in float32 */
+		float f = (float)(x >> 40) * 0x1p-24f;
+		switch (t->t.dtype) {
+		case SC_FLOAT: ((float *)t->t.data)[i] = f; break;
+		case SC_DOUBLE: ((double *)t->t.data)[i] = (double)(x >> 11) * 0x1p-53; break;
+		case SC_FLOAT16: ((uint16_t *)t->t.data)[i] = tensor_float_to_half(f); break;
+		default: ((uint16_t *)t->t.data)[i] = tensor_float_to_bf16(f); break;
+		}
+	}
+	return api_done(NULL, &err, rc);
+}
+
+const char *supcon_dtype_name(int dtype)
+{
+	return tensor_dtype_valid(dtype) ? tensor_dtype_name(dtype) : "?";
 }
 
 void supcon_tensor_free(supcon_tensor *t)
@@ -322,12 +356,19 @@ supcon_status supcon_tensor_size(const supcon_tensor *t, int64_t *numel,
 	return api_done(NULL, &err, rc);
 }
 
+/* A string tensor's elements are pointers the library owns, not bytes. */
+static int string_refused(const char *fn, sc_error *err)
+{
+	return sc_fail(err, SC_EINVAL, "%s: a string tensor has no byte buffer "
+		       "(it can only be fed to a run or saved)", fn);
+}
+
 supcon_status supcon_tensor_data(const supcon_tensor *t, void **data)
 {
 	sc_error err = {0};
 	const char *fn = "supcon_tensor_data";
 	int rc = !t ? api_null(&err, fn, "tensor") : !data ? api_null(&err, fn, "data") :
-		 SC_OK;
+		 t->t.dtype == SC_STRING ? string_refused(fn, &err) : SC_OK;
 	if (!rc)
 		*data = t->t.data;
 	return api_done(NULL, &err, rc);
@@ -341,6 +382,8 @@ supcon_status supcon_tensor_read(const supcon_tensor *t, void *buf,
 	int rc = SC_OK;
 	if (!t)
 		rc = api_null(&err, fn, "tensor");
+	else if (t->t.dtype == SC_STRING)
+		rc = string_refused(fn, &err);
 	else if (nbytes != t->t.nbytes)
 		rc = sc_fail(&err, SC_EINVAL, "%s: the buffer has %zu bytes, the tensor "
 			     "%zu", fn, nbytes, t->t.nbytes);

@@ -23,6 +23,8 @@ struct supcon_session {
 	graph_model *m;        /* the model as loaded; the plan borrows it */
 	plan *p;               /* NULL after set_threads until the next run */
 	int threads;
+	int check_numerics;    /* plan_options of every plan of the session */
+	size_t max_memory;
 	int n_inputs;          /* data inputs: graph inputs, not initializers */
 	int *inputs;           /* their value indices in m */
 	/* the gradient model of the last run_grad: a copy of m extended by
@@ -33,6 +35,10 @@ struct supcon_session {
 	int n_grad;
 	int *grad_value;       /* gradient value in gm per name, -1: zero */
 	const plan *last;      /* plan of the last successful run, or NULL */
+	/* the op histogram (supcon_session_op_kind), sorted by key */
+	int n_op_kinds;
+	char **op_keys;
+	int64_t *op_counts;
 	sc_error err;
 };
 
@@ -45,9 +51,13 @@ int api_null(sc_error *err, const char *func, const char *arg);
 /* A new owned copy of t as a supcon_tensor. */
 int api_tensor_copy(const sc_tensor *t, supcon_tensor **out, sc_error *err);
 
-/* A copy of m through its serialized form (a model shares nothing with
- * its copy); label names it in messages. */
-int api_clone_model(const graph_model *m, graph_model **out, sc_error *err);
+/* Fills s->op_keys / op_counts / n_op_kinds from s->m (api_model.c). */
+int api_op_histogram(supcon_session *s, sc_error *err);
+
+/* Decodes the PNG at path into a new owned float32 [1, C, H, W] tensor
+ * in [0, 1] with the image's own channels (api_png.c; supcon.h's
+ * supcon_tensor_load_png with channels 0 says how). */
+int api_png_load_native(const char *path, sc_tensor *t, sc_error *err);
 
 /* Sets OpenMP's thread count for the calling thread before a run (plans
  * set it only on the thread that created them). */

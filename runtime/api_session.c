@@ -9,6 +9,8 @@
  * list rebuilds it.  Outputs are read from whichever plan ran last. */
 #include "api_internal.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,20 +43,108 @@ void supcon_session_free(supcon_session *s)
 	plan_free(s->p);
 	graph_model_free(s->m);
 	free(s->inputs);
+	for (int i = 0; i < s->n_op_kinds; i++)
+		free(s->op_keys[i]);
+	free(s->op_keys);
+	free(s->op_counts);
 	free(s);
+}
+
+/* The options every plan of s is built with. */
+static plan_options session_plan_options(const supcon_session *s)
+{
+	return (plan_options){.threads = s->threads,
+			      .check_numerics = s->check_numerics,
+			      .max_memory = s->max_memory};
 }
 
 static int make_plan(supcon_session *s, sc_error *err)
 {
 	if (s->p)
 		return SC_OK;
-	plan_options opt = {.threads = s->threads};
+	plan_options opt = session_plan_options(s);
 	return plan_create(s->m, &opt, &s->p, err);
 }
 
+/* What supcon_session_create_with's options ask for. */
+typedef struct session_opts {
+	int threads, check_numerics, prepare;
+	size_t max_memory;
+} session_opts;
+
+/* A whole number in [0, hi] for option key. */
+static int parse_count(const char *key, const char *val, unsigned long long hi,
+		       unsigned long long *out, sc_error *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(val, &end, 10);
+	if (end == val || *end || errno == ERANGE || *val < '0' || *val > '9' || v > hi)
+		return sc_fail(err, SC_EINVAL, "supcon_session_create_with: option "
+			       "%s=%s: expected a whole number from 0 to %llu", key, val,
+			       hi);
+	*out = v;
+	return SC_OK;
+}
+
+static int apply_session_option(session_opts *o, const char *key,
+				const char *val, sc_error *err)
+{
+	unsigned long long v = 0;
+	int rc;
+	if (!strcmp(key, "threads")) {
+		if (!(rc = parse_count(key, val, MAX_THREADS, &v, err)))
+			o->threads = (int)v;
+	} else if (!strcmp(key, "check_numerics")) {
+		if (!(rc = parse_count(key, val, 1, &v, err)))
+			o->check_numerics = (int)v;
+	} else if (!strcmp(key, "prepare")) {
+		if (!(rc = parse_count(key, val, 1, &v, err)))
+			o->prepare = (int)v;
+	} else if (!strcmp(key, "max_memory")) {
+		if (!(rc = parse_count(key, val, SIZE_MAX, &v, err)))
+			o->max_memory = (size_t)v;
+	} else {
+		rc = sc_fail(err, SC_EINVAL, "supcon_session_create_with: unknown "
+			     "option '%s' (see supcon.h for the list)", key);
+	}
+	return rc;
+}
+
+/* "k=v,k=v" into o, on top of the defaults. */
+static int parse_session_options(const char *options, session_opts *o,
+				 sc_error *err)
+{
+	*o = (session_opts){.prepare = 1};
+	if (!options || !*options)
+		return SC_OK;
+	char *buf = strdup(options);
+	if (!buf)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	int rc = SC_OK;
+	for (char *p = buf; p && !rc; ) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		char *eq = strchr(p, '=');
+		if (!eq || eq == p) {
+			rc = sc_fail(err, SC_EINVAL, "supcon_session_create_with: option "
+				     "'%s': expected key=value", p);
+		} else {
+			*eq = '\0';
+			rc = apply_session_option(o, p, eq + 1, err);
+		}
+		p = comma ? comma + 1 : NULL;
+	}
+	free(buf);
+	return rc;
+}
+
 /* Validates m, builds its plan (which infers shapes and refuses
- * unsupported ops) and lists its data inputs.  Takes ownership of m. */
-static int session_open(graph_model *m, const char *label, supcon_session **out,
+ * unsupported ops; with !o->prepare only infers shapes) and lists its
+ * data inputs.  Takes ownership of m. */
+static int session_open(graph_model *m, const char *label,
+			const session_opts *o, supcon_session **out,
 			sc_error *err)
 {
 	supcon_session *s = calloc(1, sizeof *s);
@@ -63,9 +153,14 @@ static int session_open(graph_model *m, const char *label, supcon_session **out,
 		return sc_fail(err, SC_ENOMEM, "out of memory");
 	}
 	s->m = m;
+	s->threads = o->threads;
+	s->check_numerics = o->check_numerics;
+	s->max_memory = o->max_memory;
 	int rc = graph_validate(m, err);
 	if (!rc)
-		rc = make_plan(s, err);
+		rc = o->prepare ? make_plan(s, err) : graph_infer_shapes(m, err);
+	if (!rc)
+		rc = api_op_histogram(s, err);
 	const graph *g = m->graph;
 	if (!rc && !(s->inputs = malloc(((size_t)g->n_inputs + 1) * sizeof *s->inputs)))
 		rc = sc_fail(err, SC_ENOMEM, "out of memory");
@@ -82,20 +177,33 @@ static int session_open(graph_model *m, const char *label, supcon_session **out,
 	return SC_OK;
 }
 
-supcon_status supcon_session_create(const char *path, supcon_session **out)
+supcon_status supcon_session_create_with(const char *path, const char *options,
+					 supcon_session **out)
 {
 	sc_error err = {0};
-	const char *fn = "supcon_session_create";
+	const char *fn = "supcon_session_create_with";
 	int rc = !out ? api_null(&err, fn, "out") : !path ? api_null(&err, fn, "path") :
 		 SC_OK;
 	if (out)
 		*out = NULL;
+	session_opts o;
+	if (!rc)
+		rc = parse_session_options(options, &o, &err);
 	graph_model *m = NULL;
 	if (!rc)
 		rc = onnx_load_file(path, &m, &err);
 	if (!rc)
-		rc = session_open(m, path, out, &err);
+		rc = session_open(m, path, &o, out, &err);
 	return api_done(NULL, &err, rc);
+}
+
+supcon_status supcon_session_create(const char *path, supcon_session **out)
+{
+	sc_error err = {0};
+	if (!path)
+		return api_done(NULL, &err, api_null(&err, "supcon_session_create",
+						     "path"));
+	return supcon_session_create_with(path, NULL, out);
 }
 
 supcon_status supcon_session_create_from_memory(const void *buf, size_t len,
@@ -110,8 +218,9 @@ supcon_status supcon_session_create_from_memory(const void *buf, size_t len,
 	graph_model *m = NULL;
 	if (!rc)
 		rc = onnx_load_memory(buf ? buf : "", len, NULL, "model buffer", &m, &err);
+	session_opts o = {.prepare = 1};
 	if (!rc)
-		rc = session_open(m, "model buffer", out, &err);
+		rc = session_open(m, "model buffer", &o, out, &err);
 	return api_done(NULL, &err, rc);
 }
 
@@ -207,6 +316,13 @@ supcon_status supcon_session_output_name(const supcon_session *s, int i,
 	return io_name(s, 1, i, name);
 }
 
+/* The rank of a (dense or sparse) tensor type, -1 when unknown. */
+static int type_rank(const graph_type *t)
+{
+	return t && (t->kind == GRAPH_TYPE_TENSOR ||
+		     t->kind == GRAPH_TYPE_SPARSE_TENSOR) ? t->rank : -1;
+}
+
 static supcon_status io_info(const supcon_session *s, int output, int i,
 			     int *dtype, int *rank, int64_t *dims, int max_rank)
 {
@@ -217,7 +333,7 @@ static supcon_status io_info(const supcon_session *s, int output, int i,
 	int rc = io_value(s, output, i, fn, &v, &err);
 	const graph_type *t = rc ? NULL : &s->m->graph->values[v].type;
 	int known = t && t->kind == GRAPH_TYPE_TENSOR;
-	int r = known ? t->rank : -1;
+	int r = type_rank(t);
 	if (!rc && dims && r > max_rank)
 		rc = sc_fail(&err, SC_EINVAL, "%s: '%s' has rank %d, dims has room "
 			     "for %d", fn, s->m->graph->values[v].name, r, max_rank);
@@ -255,7 +371,7 @@ static supcon_status io_dim_name(const supcon_session *s, int output, int i,
 	int v = -1;
 	int rc = name ? io_value(s, output, i, fn, &v, &err) : api_null(&err, fn, "name");
 	const graph_type *t = rc ? NULL : &s->m->graph->values[v].type;
-	int r = t && t->kind == GRAPH_TYPE_TENSOR ? t->rank : -1;
+	int r = type_rank(t);
 	if (!rc && (d < 0 || d >= r))
 		rc = sc_fail(&err, SC_EINVAL, "%s: '%s' has no dim %d (rank %d)", fn,
 			     s->m->graph->values[v].name, d, r);
@@ -348,11 +464,11 @@ static int same_names(const supcon_session *s, int n, const char *const *wrt)
 static int grad_model(supcon_session *s, int n, const char *const *wrt,
 		      sc_error *err)
 {
+	plan_options opt = session_plan_options(s);
 	if (same_names(s, n, wrt))
-		return s->gp ? SC_OK : plan_create(s->gm, &(plan_options){
-			.threads = s->threads}, &s->gp, err);
+		return s->gp ? SC_OK : plan_create(s->gm, &opt, &s->gp, err);
 	grad_model_free(s);
-	int rc = api_clone_model(s->m, &s->gm, err);
+	int rc = onnx_clone_model(s->m, &s->gm, err);
 	if (rc)
 		return rc;
 	s->grad_names = calloc((size_t)n, sizeof *s->grad_names);
@@ -365,8 +481,7 @@ static int grad_model(supcon_session *s, int n, const char *const *wrt,
 	if (!rc)
 		rc = autodiff_build(s->gm, NULL, n, wrt, s->grad_value, err);
 	if (!rc)
-		rc = plan_create(s->gm, &(plan_options){.threads = s->threads}, &s->gp,
-				 err);
+		rc = plan_create(s->gm, &opt, &s->gp, err);
 	if (rc)
 		grad_model_free(s);   /* a half-built model is never reused */
 	return rc;
@@ -430,6 +545,36 @@ static int collect_grads(supcon_session *s, int n, const char *const *names,
 	return rc;
 }
 
+/* The argument checks of a list of gradient names. */
+static int check_wrt(const char *fn, int n_wrt, const char *const *wrt,
+		     sc_error *err)
+{
+	if (n_wrt < 1)
+		return sc_fail(err, SC_EINVAL, "%s: n_wrt is %d; ask for at least one "
+			       "gradient", fn, n_wrt);
+	if (!wrt)
+		return api_null(err, fn, "wrt");
+	for (int k = 0; k < n_wrt; k++)
+		if (!wrt[k])
+			return sc_fail(err, SC_EINVAL, "%s: wrt[%d] is NULL", fn, k);
+	return SC_OK;
+}
+
+supcon_status supcon_session_prepare_grad(supcon_session *s, int n_wrt,
+					  const char *const *wrt, int *depends)
+{
+	sc_error err = {0};
+	const char *fn = "supcon_session_prepare_grad";
+	if (!s)
+		return api_done(NULL, &err, api_null(&err, fn, "session"));
+	int rc = check_wrt(fn, n_wrt, wrt, &err);
+	if (!rc)
+		rc = grad_model(s, n_wrt, wrt, &err);
+	for (int k = 0; !rc && depends && k < n_wrt; k++)
+		depends[k] = s->grad_value[k] >= 0;
+	return api_done(&s->err, &err, rc);
+}
+
 supcon_status supcon_session_run_grad(supcon_session *s, int n_inputs,
 				      const char *const *names,
 				      const supcon_tensor *const *inputs,
@@ -442,16 +587,10 @@ supcon_status supcon_session_run_grad(supcon_session *s, int n_inputs,
 		return api_done(NULL, &err, api_null(&err, fn, "session"));
 	s->last = NULL;
 	int rc = check_bindings(fn, n_inputs, names, inputs, &err);
-	if (!rc && n_wrt < 1)
-		rc = sc_fail(&err, SC_EINVAL, "%s: n_wrt is %d; ask for at least one "
-			     "gradient", fn, n_wrt);
-	if (!rc && !wrt)
-		rc = api_null(&err, fn, "wrt");
+	if (!rc)
+		rc = check_wrt(fn, n_wrt, wrt, &err);
 	if (!rc && !grads)
 		rc = api_null(&err, fn, "grads");
-	for (int k = 0; !rc && k < n_wrt; k++)
-		if (!wrt[k])
-			rc = sc_fail(&err, SC_EINVAL, "%s: wrt[%d] is NULL", fn, k);
 	if (!rc)
 		rc = grad_model(s, n_wrt, wrt, &err);
 	if (!rc)
@@ -520,4 +659,29 @@ supcon_status supcon_session_output_read(supcon_session *s, int i,
 	if (!rc && nbytes)
 		memcpy(buf, t->data, nbytes);
 	return api_done(&s->err, &err, rc);
+}
+
+supcon_status supcon_session_run_stats(const supcon_session *s,
+				       size_t *arena_bytes,
+				       size_t *intermediate_bytes,
+				       size_t *peak_bytes, double *flops)
+{
+	sc_error err = {0};
+	const char *fn = "supcon_session_run_stats";
+	if (!s)
+		return api_done(NULL, &err, api_null(&err, fn, "session"));
+	const plan *p = s->last;
+	int rc = p ? SC_OK : sc_fail(&err, SC_EINVAL, "%s: no successful run yet: "
+				     "call supcon_session_run first", fn);
+	if (!rc) {
+		if (arena_bytes)
+			*arena_bytes = plan_arena_bytes(p);
+		if (intermediate_bytes)
+			*intermediate_bytes = plan_total_bytes(p);
+		if (peak_bytes)
+			*peak_bytes = plan_memory_peak(p);
+		if (flops)
+			*flops = plan_flops(p);
+	}
+	return api_done((sc_error *)&s->err, &err, rc);
 }

@@ -203,7 +203,7 @@ void supcon_trainer_free(supcon_trainer *t)
 static int make_eval_model(supcon_trainer *t, const train_graph_options *go,
 			   sc_error *err)
 {
-	int rc = api_clone_model(t->src, &t->em, err);
+	int rc = onnx_clone_model(t->src, &t->em, err);
 	if (rc)
 		return rc;
 	graph *g = t->em->graph;
@@ -227,9 +227,9 @@ static int trainer_open(supcon_session *model, const api_train_opts *o,
 	t->lr = o->to.graph.optim.lr;
 	t->threads = o->to.threads;
 	graph_model *tm = NULL;
-	int rc = api_clone_model(model->m, &t->src, err);
+	int rc = onnx_clone_model(model->m, &t->src, err);
 	if (!rc)
-		rc = api_clone_model(model->m, &tm, err);
+		rc = onnx_clone_model(model->m, &tm, err);
 	if (!rc) {
 		t->tm = tm;
 		api_use_threads(t->threads);
@@ -610,7 +610,7 @@ supcon_status supcon_trainer_export(supcon_trainer *t, const char *path,
 		rc = check_image_input(t->src->graph, channels, &err);
 	graph_model *m = NULL;
 	if (!rc)
-		rc = api_clone_model(t->src, &m, &err);
+		rc = onnx_clone_model(t->src, &m, &err);
 	if (!rc)
 		rc = trainer_export_weights(t->t, m, NULL, &err);
 	if (!rc) {

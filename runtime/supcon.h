@@ -125,12 +125,24 @@ SUPCON_API supcon_status supcon_tensor_wrap(supcon_dtype dtype, int rank,
  * [0, 1] (8-bit samples / 255; 16-bit samples are rounded to 8 bits first).
  * channels is 1 (grey; colour becomes ITU-R 601 luma) or 3 (RGB; grey is
  * replicated); alpha is dropped.  The header is checked against size
- * limits before pixel memory is allocated. */
+ * limits before pixel memory is allocated.
+ *
+ * channels 0 keeps the image's own channels instead, as libpng reports
+ * its format: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA (a palette becomes RGB,
+ * a tRNS chunk an alpha channel).  Then 8-bit samples are divided by 255
+ * and 16-bit ones by 65535, without gamma correction (torchvision's
+ * read_image(...) / 255 for 8-bit images without tRNS).  Images over
+ * 2^28 values are SUPCON_EINVAL before pixel memory is allocated.  The
+ * file is recorded as an input (supcon_forget_inputs). */
 SUPCON_API supcon_status supcon_tensor_load_png(const char *path, int channels,
 						supcon_tensor **out);
 
 /* Reads an ONNX TensorProto file (the format of ONNX's test data, and of
- * `supcon run`'s outputs) into a new tensor. */
+ * `supcon run`'s outputs) into a new tensor.  A string tensor (dtype 8,
+ * which supcon_dtype does not list) loads too, for models that take one:
+ * it can be fed to a run, described and saved, but supcon_tensor_data
+ * and supcon_tensor_read refuse it (SUPCON_EINVAL).  Complex tensors are
+ * SUPCON_EUNSUPPORTED. */
 SUPCON_API supcon_status supcon_tensor_load_pb(const char *path,
 					       supcon_tensor **out);
 
@@ -138,6 +150,17 @@ SUPCON_API supcon_status supcon_tensor_load_pb(const char *path,
 SUPCON_API supcon_status supcon_tensor_save_pb(const supcon_tensor *t,
 					       const char *name,
 					       const char *path);
+
+/* Overwrites the floating-point tensor t (float32, float16, bfloat16 or
+ * double) with uniform values in [0, 1) from a splitmix64 stream started
+ * at seed: the same seed gives the same values on every machine.
+ * SUPCON_EINVAL for another dtype. */
+SUPCON_API supcon_status supcon_tensor_fill_random(supcon_tensor *t,
+						   uint64_t seed);
+
+/* ONNX's name of a dtype: "float32", "int64", "bfloat16", "string", ...;
+ * "?" for a value that is not an ONNX dtype.  Static storage. */
+SUPCON_API const char *supcon_dtype_name(int dtype);
 
 /* Releases t and, if it owns it, its memory.  NULL is fine. */
 SUPCON_API void supcon_tensor_free(supcon_tensor *t);
@@ -175,6 +198,30 @@ typedef struct supcon_session supcon_session;
 SUPCON_API supcon_status supcon_session_create(const char *path,
 					       supcon_session **out);
 
+/* supcon_session_create with options (NULL or "": the defaults), a comma
+ * separated list of key=value:
+ *   threads=N          as supcon_session_set_threads (default 0);
+ *   check_numerics=1   a run stops at the first node whose floating
+ *                      output holds a NaN or an infinity (or at an input
+ *                      that does), SUPCON_ENUMERIC naming the node, its op,
+ *                      the output and the element; costs a pass over
+ *                      every value (default 0);
+ *   max_memory=BYTES   the session may hold at most BYTES of weights,
+ *                      activations and kernel scratch; past it the call
+ *                      (this one when the weights alone do not fit, else
+ *                      the run) fails with SUPCON_ENOMEM naming what it
+ *                      was for (default 0: no limit);
+ *   prepare=0          only load, validate and infer shapes: the session
+ *                      describes any well-formed model, even one with ops
+ *                      supcon does not implement, and those are refused
+ *                      (SUPCON_EUNSUPPORTED) at the first run instead
+ *                      (default 1: refused here).
+ * SUPCON_EINVAL naming the key for an unknown key or a bad value.  The
+ * options hold for every run of the session, gradient runs included. */
+SUPCON_API supcon_status supcon_session_create_with(const char *path,
+						    const char *options,
+						    supcon_session **out);
+
 /* The same from a serialized ModelProto in memory (len bytes, copied as
  * needed: buf may be freed on return).  External data is refused. */
 SUPCON_API supcon_status supcon_session_create_from_memory(
@@ -210,7 +257,8 @@ SUPCON_API supcon_status supcon_session_output_name(const supcon_session *s,
  * when the rank is unknown; a dim that is symbolic or unknown is -1 in
  * dims (supcon_session_*_dim_name tells which).  dims needs room for
  * max_rank values; SUPCON_EINVAL when the rank is larger.  *dtype is 0
- * when unknown. */
+ * when unknown and for anything but a dense tensor (a sparse tensor has
+ * its shape here and its type in supcon_session_value_type). */
 SUPCON_API supcon_status supcon_session_input_info(const supcon_session *s,
 						   int i, int *dtype, int *rank,
 						   int64_t *dims, int max_rank);
@@ -226,6 +274,57 @@ SUPCON_API supcon_status supcon_session_input_dim_name(const supcon_session *s,
 SUPCON_API supcon_status supcon_session_output_dim_name(const supcon_session *s,
 							int i, int d,
 							const char **name);
+
+/* The graph input called name: *index is its position among the data
+ * inputs (as supcon_session_input_name), SUPCON_INITIALIZER_INPUT when it
+ * is an initializer the graph also lists as an input (older exporters
+ * write them; a run may bind it to override the stored value), or -1 when
+ * the model has no input of that name (not an error). */
+#define SUPCON_INITIALIZER_INPUT (-2)
+SUPCON_API supcon_status supcon_session_find_input(const supcon_session *s,
+						   const char *name, int *index);
+
+/* The type of the graph input or output called name, in ONNX's words,
+ * into buf (len bytes, NUL included): "float32", "sparse_tensor(int64)",
+ * "sequence(float32)", "map(int64,float32)", "optional(...)"; "" when the
+ * model does not say.  SUPCON_EINVAL when name is neither an input nor an
+ * output, or when the text does not fit in len bytes (512 always do). */
+SUPCON_API supcon_status supcon_session_value_type(const supcon_session *s,
+						   const char *name, char *buf,
+						   size_t len);
+
+/* Facts about the model as loaded (a session made with prepare=0 has
+ * them too).  Strings belong to s.
+ *   ir_version: the file's IR version;
+ *   producer: producer_name and producer_version ("" when not recorded);
+ *   opsets: the opset imports, in file order; the default domain is ""
+ *           (as the file writes it, "" or "ai.onnx");
+ *   node_count: nodes of the main graph, as in the file (before fusion);
+ *   ops: one entry per op kind, sorted by key in strcmp order: the key is
+ *        the op type for the default domain ("Conv") and DOMAIN:TYPE
+ *        otherwise ("ai.supcon:SupConLoss"); count is its node count;
+ *   initializer_elements: the total elements of the floating-point
+ *        initializers (the parameter count, BN statistics included),
+ *        INT64_MAX if it would overflow. */
+SUPCON_API supcon_status supcon_session_ir_version(const supcon_session *s,
+						   int64_t *ir_version);
+SUPCON_API supcon_status supcon_session_producer(const supcon_session *s,
+						 const char **name,
+						 const char **version);
+SUPCON_API supcon_status supcon_session_opset_count(const supcon_session *s,
+						    int *count);
+SUPCON_API supcon_status supcon_session_opset(const supcon_session *s, int i,
+					      const char **domain,
+					      int64_t *version);
+SUPCON_API supcon_status supcon_session_node_count(const supcon_session *s,
+						   int *count);
+SUPCON_API supcon_status supcon_session_op_kind_count(const supcon_session *s,
+						      int *count);
+SUPCON_API supcon_status supcon_session_op_kind(const supcon_session *s, int i,
+						const char **key,
+						int64_t *count);
+SUPCON_API supcon_status supcon_session_initializer_elements(
+	const supcon_session *s, int64_t *elements);
 
 /* --- sessions: running ------------------------------------------------------ */
 
@@ -251,6 +350,34 @@ SUPCON_API supcon_status supcon_session_run_grad(
 	supcon_session *s, int n_inputs, const char *const *names,
 	const supcon_tensor *const *inputs, int n_wrt, const char *const *wrt,
 	supcon_tensor **grads);
+
+/* Builds the backward graph for wrt[0..n_wrt) now, as the first
+ * supcon_session_run_grad with these names would, so that its errors (the
+ * same as run_grad's) come before any input is read.  depends (NULL or
+ * n_wrt values) receives 1 for each name the first output depends on and
+ * 0 for one whose gradient will be zero.  A later run_grad with the same
+ * names reuses it. */
+SUPCON_API supcon_status supcon_session_prepare_grad(supcon_session *s,
+						     int n_wrt,
+						     const char *const *wrt,
+						     int *depends);
+
+/* Figures of the last successful run (SUPCON_EINVAL before one), for
+ * benchmarks; each pointer may be NULL:
+ *   arena_bytes:  the arena the run used: activations and the larger
+ *                 kernel scratches;
+ *   intermediate_bytes: the sum of the sizes of everything in the arena,
+ *                 which is what it would be without buffer reuse;
+ *   peak_bytes:   the most the session has held at once: weights,
+ *                 activations and kernel scratch (what max_memory caps);
+ *   flops:        floating-point operations of the run, counted in Conv
+ *                 (and its gradients), Gemm, MatMul and SupConLoss, two
+ *                 per multiply-add. */
+SUPCON_API supcon_status supcon_session_run_stats(const supcon_session *s,
+						  size_t *arena_bytes,
+						  size_t *intermediate_bytes,
+						  size_t *peak_bytes,
+						  double *flops);
 
 /* Output i of the last successful run as a new tensor (a copy, which the
  * caller frees).  SUPCON_EINVAL before any run succeeded. */

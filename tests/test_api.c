@@ -339,6 +339,7 @@ static void test_png(void **state)
 			   1e-7);
 	supcon_tensor_free(t);
 	FAILS(SUPCON_EINVAL, "channels is 2", supcon_tensor_load_png(path, 2, &t));
+	FAILS(SUPCON_EINVAL, "channels is -1", supcon_tensor_load_png(path, -1, &t));
 	assert_null(t);
 	work_path(path, sizeof path, "not_a.png");
 	write_file(path, "\x89PNG\r\n\x1a\nxx", 10);
@@ -416,6 +417,310 @@ static void test_session_introspection(void **state)
 	assert_string_equal(supcon_session_error(NULL), "no session (NULL)");
 	supcon_session_free(s);
 	supcon_session_free(NULL);
+}
+
+/* --- model facts, options, prepared gradients (what the CLI needs) -------- */
+
+/* The MLP with an ai.supcon op supcon does not implement on the hidden
+ * layer and fc1.bias also listed as a graph input, saved as a file. */
+static void write_custom_model(char *path, size_t len)
+{
+	graph_model *m = mlp_model();
+	m->producer_name = strdup("test_api");
+	m->producer_version = strdup("7");
+	add_opset(m, "ai.supcon", 1);
+	graph *g = m->graph;
+	graph_node *n = add(g, "Custom", "cust", "hr", "c");
+	free(n->domain);
+	n->domain = strdup("ai.supcon");
+	output(g, "c");
+	push_input(g, val(g, "fc1.bias"));
+	blob b = serialize(m);
+	make_work_dir();
+	work_path(path, len, "custom.onnx");
+	write_file(path, b.buf, b.len);
+	free(b.buf);
+}
+
+static void test_session_facts(void **state)
+{
+	(void)state;
+	char path[512];
+	write_custom_model(path, sizeof path);
+	supcon_session *s = NULL;
+	FAILS(SUPCON_EUNSUPPORTED, "Custom", supcon_session_create(path, &s));
+	assert_null(s);
+	OK(supcon_session_create_with(path, "prepare=0", &s));
+
+	int64_t v;
+	OK(supcon_session_ir_version(s, &v));
+	assert_int_equal(v, 8);
+	const char *name, *version;
+	OK(supcon_session_producer(s, &name, &version));
+	assert_string_equal(name, "test_api");
+	assert_string_equal(version, "7");
+	int n;
+	OK(supcon_session_opset_count(s, &n));
+	assert_int_equal(n, 2);
+	OK(supcon_session_opset(s, 0, &name, &v));
+	assert_string_equal(name, "");
+	assert_int_equal(v, 13);
+	OK(supcon_session_opset(s, 1, &name, &v));
+	assert_string_equal(name, "ai.supcon");
+	assert_int_equal(v, 1);
+	OK(supcon_session_node_count(s, &n));
+	assert_int_equal(n, 4);
+	/* sorted by strcmp: upper case first */
+	static const char *const keys[] = {"Gemm", "Relu", "ai.supcon:Custom"};
+	static const int64_t counts[] = {2, 1, 1};
+	OK(supcon_session_op_kind_count(s, &n));
+	assert_int_equal(n, 3);
+	for (int i = 0; i < 3; i++) {
+		OK(supcon_session_op_kind(s, i, &name, &v));
+		assert_string_equal(name, keys[i]);
+		assert_int_equal(v, counts[i]);
+	}
+	OK(supcon_session_initializer_elements(s, &v));
+	assert_int_equal(v, H * D + H + K * H + K);
+
+	int index;
+	OK(supcon_session_find_input(s, "x", &index));
+	assert_int_equal(index, 0);
+	OK(supcon_session_find_input(s, "fc1.bias", &index));
+	assert_int_equal(index, SUPCON_INITIALIZER_INPUT);
+	OK(supcon_session_find_input(s, "fc2.bias", &index));   /* not listed */
+	assert_int_equal(index, -1);
+	OK(supcon_session_input_count(s, &n));
+	assert_int_equal(n, 1);
+
+	char type[64];
+	OK(supcon_session_value_type(s, "x", type, sizeof type));
+	assert_string_equal(type, "float32");
+	OK(supcon_session_value_type(s, "logits", type, sizeof type));
+	assert_string_equal(type, "float32");   /* inferred */
+	OK(supcon_session_value_type(s, "c", type, sizeof type));
+	assert_string_equal(type, "");          /* nothing says */
+	int rank;
+	OK(supcon_session_output_info(s, 1, NULL, &rank, NULL, 0));
+	assert_int_equal(rank, -1);
+
+	FAILS(SUPCON_EINVAL, "more than 3 bytes",
+	      supcon_session_value_type(s, "x", type, 3));
+	FAILS(SUPCON_EINVAL, "no input or output 'h'",
+	      supcon_session_value_type(s, "h", type, sizeof type));
+	FAILS(SUPCON_EINVAL, "op kind 3", supcon_session_op_kind(s, 3, &name, &v));
+	FAILS(SUPCON_EINVAL, "opset import -1", supcon_session_opset(s, -1, &name, &v));
+	FAILS(SUPCON_EINVAL, "session is NULL", supcon_session_node_count(NULL, &n));
+	FAILS(SUPCON_EINVAL, "count is NULL", supcon_session_node_count(s, NULL));
+	FAILS(SUPCON_EINVAL, "name is NULL", supcon_session_find_input(s, NULL, &index));
+
+	/* the unsupported op is refused at the first run instead */
+	float x[N * D] = {0};
+	int64_t xd[2] = {N, D};
+	supcon_tensor *xt = NULL;
+	OK(supcon_tensor_wrap(SUPCON_FLOAT, 2, xd, x, sizeof x, &xt));
+	const char *names[1] = {"x"};
+	const supcon_tensor *ins[1] = {xt};
+	FAILS(SUPCON_EUNSUPPORTED, "ai.supcon:Custom", supcon_session_run(s, 1, names, ins));
+	supcon_tensor_free(xt);
+	supcon_session_free(s);
+}
+
+static void test_session_options(void **state)
+{
+	(void)state;
+	char path[512];
+	blob b = serialize(mlp_model());
+	make_work_dir();
+	work_path(path, sizeof path, "mlp.onnx");
+	write_file(path, b.buf, b.len);
+	free(b.buf);
+	supcon_session *s = NULL;
+	FAILS(SUPCON_EINVAL, "threads=x", supcon_session_create_with(path, "threads=x", &s));
+	FAILS(SUPCON_EINVAL, "threads=5000",
+	      supcon_session_create_with(path, "threads=5000", &s));
+	FAILS(SUPCON_EINVAL, "unknown option 'bogus'",
+	      supcon_session_create_with(path, "threads=1,bogus=1", &s));
+	FAILS(SUPCON_EINVAL, "expected key=value",
+	      supcon_session_create_with(path, "check_numerics", &s));
+	FAILS(SUPCON_EINVAL, "path is NULL", supcon_session_create_with(NULL, "", &s));
+	assert_null(s);
+
+	float x[N * D];
+	fill(x, N * D, 21, -1, 1);
+	int64_t xd[2] = {N, D};
+	supcon_tensor *xt = NULL;
+	OK(supcon_tensor_wrap(SUPCON_FLOAT, 2, xd, x, sizeof x, &xt));
+	const char *names[1] = {"x"};
+	const supcon_tensor *ins[1] = {xt};
+
+	/* check_numerics names the input holding a NaN */
+	OK(supcon_session_create_with(path, "threads=1,check_numerics=1", &s));
+	x[5] = NAN;
+	FAILS(SUPCON_ENUMERIC, "input 'x' holds NaN", supcon_session_run(s, 1, names, ins));
+	x[5] = 0.25f;
+	size_t arena, inter, peak;
+	double flops;
+	FAILS(SUPCON_EINVAL, "no successful run",
+	      supcon_session_run_stats(s, &arena, &inter, &peak, &flops));
+	OK(supcon_session_run(s, 1, names, ins));
+	OK(supcon_session_run_stats(s, &arena, &inter, &peak, &flops));
+	/* two Gemms: 2 flops per multiply-add */
+	assert_float_equal(flops, 2.0 * N * (D * H + H * K), 0.0);
+	assert_true(arena > 0 && arena <= inter);
+	assert_true(peak >= arena);
+	OK(supcon_session_run_stats(s, NULL, NULL, NULL, NULL));
+	supcon_session_free(s);
+
+	/* without check_numerics the NaN just flows through */
+	OK(supcon_session_create_with(path, "", &s));
+	x[5] = NAN;
+	OK(supcon_session_run(s, 1, names, ins));
+	supcon_session_free(s);
+
+	/* a one-byte budget cannot even hold the weights; 1 MiB holds all */
+	FAILS(SUPCON_ENOMEM, "memory limit",
+	      supcon_session_create_with(path, "max_memory=1", &s));
+	assert_null(s);
+	x[5] = 0.25f;
+	OK(supcon_session_create_with(path, "max_memory=1048576", &s));
+	OK(supcon_session_run(s, 1, names, ins));
+	OK(supcon_session_run_stats(s, NULL, NULL, &peak, NULL));
+	assert_true(peak > 0 && peak <= 1048576);
+	supcon_session_free(s);
+	supcon_tensor_free(xt);
+}
+
+static void test_session_prepare_grad(void **state)
+{
+	(void)state;
+	supcon_session *s = open_blob(serialize(objective_model()));
+	const char *wrt[2] = {"w", "unused"};
+	int depends[2] = {-1, -1};
+	OK(supcon_session_prepare_grad(s, 2, wrt, depends));
+	assert_int_equal(depends[0], 1);
+	assert_int_equal(depends[1], 0);
+	OK(supcon_session_prepare_grad(s, 2, wrt, NULL));
+	const char *bad[1] = {"nope"};
+	FAILS(SUPCON_EINVAL, "'nope'", supcon_session_prepare_grad(s, 1, bad, depends));
+	FAILS(SUPCON_EINVAL, "n_wrt is 0", supcon_session_prepare_grad(s, 0, wrt, depends));
+	FAILS(SUPCON_EINVAL, "session is NULL",
+	      supcon_session_prepare_grad(NULL, 2, wrt, depends));
+
+	/* run_grad with the prepared names: the zero gradient is zero */
+	OK(supcon_session_prepare_grad(s, 2, wrt, depends));
+	float x[N * D];
+	fill(x, N * D, 12, -1, 1);
+	int64_t xd[2] = {N, D};
+	supcon_tensor *xt = NULL;
+	OK(supcon_tensor_wrap(SUPCON_FLOAT, 2, xd, x, sizeof x, &xt));
+	const char *names[1] = {"x"};
+	const supcon_tensor *ins[1] = {xt};
+	supcon_tensor *g[2] = {0};
+	OK(supcon_session_run_grad(s, 1, names, ins, 2, wrt, g));
+	const float *gu = fdata(g[1]);
+	for (int k = 0; k < K; k++)
+		assert_true(gu[k] == 0.0f);
+	double sum = 0;   /* d obj / d w is 2 y^T x: not all zero */
+	const float *gw = fdata(g[0]);
+	for (int i = 0; i < K * D; i++)
+		sum += fabs(gw[i]);
+	assert_true(sum > 0);
+	supcon_tensor_free(g[0]);
+	supcon_tensor_free(g[1]);
+	supcon_tensor_free(xt);
+	supcon_session_free(s);
+}
+
+static float half_to_float(uint16_t h)
+{
+	int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+	float v = e ? ldexpf((float)(m | 0x400), e - 25) : ldexpf((float)m, -24);
+	return h & 0x8000 ? -v : v;
+}
+
+static void test_fill_random(void **state)
+{
+	(void)state;
+	int64_t d[1] = {4096};
+	supcon_tensor *a = NULL, *b = NULL, *h = NULL, *i64 = NULL;
+	OK(supcon_tensor_create(SUPCON_FLOAT, 1, d, &a));
+	OK(supcon_tensor_create(SUPCON_FLOAT, 1, d, &b));
+	OK(supcon_tensor_create(SUPCON_FLOAT16, 1, d, &h));
+	OK(supcon_tensor_fill_random(a, 7));
+	OK(supcon_tensor_fill_random(h, 7));
+	const float *fa = fdata(a), *fb;
+	double mean = 0;
+	for (int i = 0; i < 4096; i++) {
+		assert_true(fa[i] >= 0.0f && fa[i] < 1.0f);
+		mean += fa[i] / 4096.0;
+	}
+	assert_true(mean > 0.45 && mean < 0.55);
+	OK(supcon_tensor_fill_random(b, 7));
+	fb = fdata(b);
+	assert_memory_equal(fa, fb, sizeof(float) * 4096);   /* same seed */
+	OK(supcon_tensor_fill_random(b, 8));
+	int differ = 0;
+	for (int i = 0; i < 4096; i++)
+		differ += fa[i] != fb[i];
+	assert_true(differ > 4000);
+	/* float16 holds the float32 stream rounded to 11 bits */
+	void *hd = NULL;
+	OK(supcon_tensor_data(h, &hd));
+	for (int i = 0; i < 4096; i++)
+		assert_true(fabsf(half_to_float(((uint16_t *)hd)[i]) - fa[i]) <=
+			    fa[i] * 0x1p-11f + 0x1p-25f);
+	OK(supcon_tensor_create(SUPCON_INT64, 1, d, &i64));
+	FAILS(SUPCON_EINVAL, "floating point", supcon_tensor_fill_random(i64, 1));
+	FAILS(SUPCON_EINVAL, "tensor is NULL", supcon_tensor_fill_random(NULL, 1));
+	assert_string_equal(supcon_dtype_name(SUPCON_INT64), "int64");
+	assert_string_equal(supcon_dtype_name(SUPCON_DOUBLE), "float64");
+	assert_string_equal(supcon_dtype_name(99), "?");
+	supcon_tensor_free(a);
+	supcon_tensor_free(b);
+	supcon_tensor_free(h);
+	supcon_tensor_free(i64);
+}
+
+/* channels 0 keeps the file's own channels: RGBA and grey+alpha. */
+static void test_png_native(void **state)
+{
+	(void)state;
+	static const struct { png_uint_32 format; int channels; } cases[] = {
+		{PNG_FORMAT_RGBA, 4}, {PNG_FORMAT_GA, 2}, {PNG_FORMAT_GRAY, 1},
+	};
+	char path[512];
+	make_work_dir();
+	work_path(path, sizeof path, "native.png");
+	const int w = 6, hgt = 3;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		int ch = cases[c].channels;
+		png_image img;
+		memset(&img, 0, sizeof img);
+		img.version = PNG_IMAGE_VERSION;
+		img.width = (png_uint_32)w;
+		img.height = (png_uint_32)hgt;
+		img.format = cases[c].format;
+		unsigned char px[6 * 3 * 4];
+		for (int i = 0; i < w * hgt * ch; i++)
+			px[i] = (unsigned char)(i * 29 % 256);
+		assert_true(png_image_write_to_file(&img, path, 0, px, 0, NULL));
+		supcon_tensor *t = NULL;
+		OK(supcon_tensor_load_png(path, 0, &t));
+		int64_t dims[4];
+		int rank;
+		OK(supcon_tensor_info(t, NULL, &rank, dims, 4));
+		assert_int_equal(rank, 4);
+		assert_true(dims[0] == 1 && dims[1] == ch && dims[2] == hgt && dims[3] == w);
+		const float *f = fdata(t);
+		for (int y = 0; y < hgt; y++)
+			for (int x = 0; x < w; x++)
+				for (int k = 0; k < ch; k++)
+					assert_float_equal(f[(k * hgt + y) * w + x],
+							   px[(y * w + x) * ch + k] / 255.0,
+							   1e-7);
+		supcon_tensor_free(t);
+	}
 }
 
 static void test_session_run(void **state)
@@ -1217,6 +1522,11 @@ int main(void)
 		cmocka_unit_test(test_tensors),
 		cmocka_unit_test(test_png),
 		cmocka_unit_test(test_session_introspection),
+		cmocka_unit_test(test_session_facts),
+		cmocka_unit_test(test_session_options),
+		cmocka_unit_test(test_session_prepare_grad),
+		cmocka_unit_test(test_fill_random),
+		cmocka_unit_test(test_png_native),
 		cmocka_unit_test(test_session_run),
 		cmocka_unit_test(test_session_files),
 		cmocka_unit_test(test_session_grad),

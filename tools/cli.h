@@ -146,105 +146,14 @@ int cli_finish(const char *cmd, int status);
 
 /* --- output helpers ---------------------------------------------------- */
 
-/* Writes "float32 [2, 3]": t's dtype and dims. */
-void cli_print_shape(FILE *f, const sc_tensor *t);
-
 /* Writes s as a JSON string literal (with the quotes).  Control characters
  * are escaped, invalid UTF-8 becomes U+FFFD, so the output always parses. */
 void cli_json_string(FILE *f, const char *s);
-
-/* --- model inputs (tensor_io.c) ---------------------------------------- */
-
-/* The tensors bound to a model's inputs, in the order they were added.
- * names and tensors are parallel arrays shaped for plan_run(); everything
- * is owned by the cli_inputs and released by cli_inputs_free(). */
-typedef struct cli_inputs {
-	int n;
-	char **names;
-	sc_tensor *values;
-	const char **names_view;       /* == names, const for plan_run() */
-	const sc_tensor **tensors;     /* &values[i] */
-	char **sources;                /* what each came from, for messages */
-} cli_inputs;
-
-/* Loads `--in NAME=SPEC` for each spec, against model m.  SPEC is
- *   FILE.pb        a TensorProto (the ONNX test-data format),
- *   FILE.png       a PNG, as float32 [1, C, H, W] in [0, 1] (any file
- *                  starting with the PNG signature is read as one),
- *   random:SHAPE   seeded uniform [0, 1) values of the input's declared
- *                  floating-point dtype (float32 if undeclared), SHAPE
- *                  like 16x3x224x224 (empty for a scalar).
- * NAME must be a graph input of m (an initializer listed as an input may
- * be overridden); when a NAME is given twice the last one wins.  Bad specs,
- * unknown names and unreadable files are SC_EINVAL with a message naming
- * the --in value; I/O failures keep their codes. */
-int cli_inputs_load(const graph_model *m, const char *const *specs, int n,
-		    uint64_t seed, cli_inputs *out, sc_error *err);
-
-/* For `bench`: gives each non-initializer input of m that has no tensor
- * yet seeded random data of its declared shape.  A symbolic or unknown
- * first dim becomes `batch` (1 when batch is 0, i.e. not given); a known
- * first dim that differs from a given batch, and any unknown dim past the
- * first, are SC_EINVAL naming the input (the user then passes
- * --in NAME=random:SHAPE).  *filled counts the inputs it made. */
-int cli_inputs_fill_random(const graph_model *m, int64_t batch, uint64_t seed,
-			   cli_inputs *in, int *filled, sc_error *err);
-
-/* SC_EINVAL naming the first non-initializer input of m without a tensor. */
-int cli_inputs_check_complete(const graph_model *m, const cli_inputs *in,
-			      sc_error *err);
-
-void cli_inputs_free(cli_inputs *in);
-
-/* A model ready to run, as `run` and `bench` set it up. */
-typedef struct cli_session {
-	graph_model *m;
-	plan *p;
-	cli_inputs in;
-	int n_outputs;    /* graph outputs before gradients were added */
-	int n_grad;       /* --grad names, in order */
-	int *grad_value;  /* per --grad: value of its gradient, -1 when zero */
-} cli_session;
-
-/* Loads and validates the model at path (cli_load_model), builds its plan
- * on `threads` OpenMP threads (0: all cores), which refuses a model with
- * unsupported ops before anything runs, and loads every `--in` of a
- * against it (cli_inputs_load with seed).  Messages name the path or the
- * --in value.  What was built stays in s for cli_session_close(), on
- * failure too. */
-int cli_session_open(cli_session *s, const char *path, int threads,
-		     const cli_args *a, uint64_t seed, sc_error *err);
-
-/* Same, but first extends the model with the gradient of its first output
- * with respect to each of grad[0..n_grad) (runtime/autodiff.h), so that a
- * run also computes them.  s->grad_value[k] is -1 when the output does
- * not depend on grad[k]. */
-int cli_session_open_grad(cli_session *s, const char *path, int threads,
-			  const cli_args *a, uint64_t seed, int n_grad,
-			  const char *const *grad, sc_error *err);
-
-void cli_session_close(cli_session *s);
 
 /* "1048576", "64K", "512M", "1.5G", "2T" (binary units; "MiB" and "MB"
  * read the same) into bytes; SC_EINVAL naming flag otherwise. */
 int cli_parse_bytes(const char *flag, const char *text, size_t *out,
 		    sc_error *err);
-
-/* plan_options for `threads` from the command's --check-numerics and
- * --max-memory, where its spec has them (run, bench). */
-int cli_plan_options(const cli_args *a, int threads, plan_options *opt,
-		     sc_error *err);
-
-/* Decodes a PNG file into a new owned float32 [1, C, H, W] tensor in [0, 1].
- * C is the image's own channel count, as libpng's simplified API reports
- * its format: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, where palette images
- * are color and a tRNS chunk counts as alpha.  Low bit depths are scaled
- * up, 16-bit samples are divided by 65535 and 8-bit ones by 255; no gamma
- * correction (torchvision's read_image gives the same values for 8-bit
- * images without tRNS).
- * The header is checked against limits before any pixel memory is
- * allocated. */
-int cli_png_load(const char *path, sc_tensor *t, sc_error *err);
 
 /* --- commands ---------------------------------------------------------- */
 

@@ -410,14 +410,6 @@ int cli_finish(const char *cmd, int status)
 
 /* --- output ---------------------------------------------------------------- */
 
-void cli_print_shape(FILE *f, const sc_tensor *t)
-{
-	fprintf(f, "%s [", tensor_dtype_name(t->dtype));
-	for (int d = 0; d < t->rank; d++)
-		fprintf(f, "%s%lld", d ? ", " : "", (long long)t->dims[d]);
-	fputc(']', f);
-}
-
 /* --- JSON ---------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */

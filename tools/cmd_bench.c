@@ -1,22 +1,21 @@
 /* cmd_bench.c: `supcon bench MODEL.onnx [--in NAME=FILE ...] [--batch B]
  * [--threads N] [--warmup N] [--repeat N]`, and `supcon bench --sgemm N`.
  *
- * Times plan_run() alone: the model is loaded, the plan built and the
- * inputs made before the clock starts.  The first run prepares every node
+ * Times supcon_session_run() alone: the model is loaded, the plan built
+ * and the inputs made before the clock starts.  The first run prepares every node
  * and lays out the arena, so it is reported on its own line and, with the
  * default --warmup, kept out of the statistics.  The output is one
  * "key: value" per line for scripts; the last line is `median_ms: X`.
  * gflop counts the product ops the way papers count them (a Winograd
  * convolution does fewer multiplications than it is credited with), and
- * --sgemm measures the float32 rate they are a fraction of. */
-#include "cli.h"
+ * --sgemm measures the float32 rate they are a fraction of.  The model
+ * side goes through the public C API only (runtime/supcon.h). */
+#include "cli_api.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-#include "runtime/plan.h"
 
 #include <dnnl.h>
 #ifdef _OPENMP
@@ -68,7 +67,9 @@ typedef struct bench_job {
 	const char *model_path;
 	long long threads, warmup, repeat, batch, seed;
 	int batch_given;
-	cli_session s;
+	char options[128];        /* supcon_session_create_with's */
+	supcon_session *s;
+	cli_feed in;
 	double *ms;
 	double first_ms;
 } bench_job;
@@ -105,8 +106,8 @@ static int parse_bench_args(const cli_args *a, bench_job *job, sc_error *err)
 static int fill_inputs(bench_job *job, sc_error *err)
 {
 	int filled = 0;
-	int rc = cli_inputs_fill_random(job->s.m, job->batch_given ? job->batch : 0,
-					(uint64_t)job->seed, &job->s.in, &filled, err);
+	int rc = cli_feed_fill_random(job->s, job->batch_given ? job->batch : 0,
+				      (uint64_t)job->seed, &job->in, &filled, err);
 	if (rc != SC_OK)
 		return rc;
 	if (job->batch_given && filled == 0)
@@ -123,11 +124,12 @@ static int timed_runs(bench_job *job, sc_error *err)
 	long long total = job->warmup + job->repeat;
 	for (long long r = 0; r < total; r++) {
 		double t0 = now_ms();
-		const cli_session *s = &job->s;
-		int rc = plan_run(s->p, s->in.n, s->in.names_view, s->in.tensors, err);
+		supcon_status st = supcon_session_run(
+			job->s, job->in.n, (const char *const *)job->in.names,
+			(const supcon_tensor *const *)job->in.tensors);
 		double dt = now_ms() - t0;
-		if (rc != SC_OK)
-			return rc;
+		if (st != SUPCON_OK)
+			return cli_api_fail(err, st);
 		if (r == 0)
 			job->first_ms = dt;
 		if (r >= job->warmup)
@@ -139,20 +141,25 @@ static int timed_runs(bench_job *job, sc_error *err)
 /* dim 0 of the model's first input, as bound in this run; 1 for a scalar */
 static int64_t batch_of(const bench_job *job, const char **name)
 {
-	const cli_inputs *in = &job->s.in;
-	*name = plan_input_count(job->s.p) > 0 ? plan_input_name(job->s.p, 0) : NULL;
-	for (int i = 0; *name && i < in->n; i++)
-		if (strcmp(in->names[i], *name) == 0)
-			return in->values[i].rank > 0 ? in->values[i].dims[0] : 1;
-	return 1;
+	int n = 0;
+	*name = NULL;
+	supcon_session_input_count(job->s, &n);
+	if (n > 0)
+		supcon_session_input_name(job->s, 0, name);
+	const supcon_tensor *t = *name ? cli_feed_find(&job->in, *name) : NULL;
+	int rank = 0;
+	int64_t dims[SUPCON_MAX_RANK];
+	if (!t || supcon_tensor_info(t, NULL, &rank, dims, SUPCON_MAX_RANK) != SUPCON_OK)
+		return 1;
+	return rank > 0 ? dims[0] : 1;
 }
 
 static void print_inputs(const bench_job *job)
 {
-	const cli_inputs *in = &job->s.in;
+	const cli_feed *in = &job->in;
 	for (int i = 0; i < in->n; i++) {
 		printf("input: %s ", in->names[i]);
-		cli_print_shape(stdout, &in->values[i]);
+		cli_api_print_shape(stdout, in->tensors[i]);
 		printf(" from %s\n", in->sources[i]);
 	}
 }
@@ -167,7 +174,9 @@ static void print_report(const bench_job *job)
 	double median = n % 2 ? job->ms[n / 2] : (job->ms[n / 2 - 1] + job->ms[n / 2]) / 2;
 	const char *first_input;
 	int64_t batch = batch_of(job, &first_input);
-	size_t arena = plan_arena_bytes(job->s.p), total = plan_total_bytes(job->s.p);
+	size_t arena = 0, total = 0, peak = 0;
+	double flops = 0;
+	supcon_session_run_stats(job->s, &arena, &total, &peak, &flops);
 	struct rusage ru;
 	long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 
@@ -192,9 +201,8 @@ static void print_report(const bench_job *job)
 		printf(", reuse saves %.0f%%", 100.0 * (1.0 - (double)arena / (double)total));
 	printf(")\n");
 	printf("plan_peak_bytes: %zu (%.1f MiB: weights, activations and kernel scratch)\n",
-	       plan_memory_peak(job->s.p), (double)plan_memory_peak(job->s.p) / 1048576.0);
+	       peak, (double)peak / 1048576.0);
 	printf("peak_rss_kib: %ld (%.1f MiB)\n", peak_kib, (double)peak_kib / 1024.0);
-	double flops = plan_flops(job->s.p);
 	printf("gflop: %.3f per run\n", flops * 1e-9);
 	printf("gflop_per_s: %.1f (at the minimum; %.1f at the median)\n",
 	       job->ms[0] > 0 ? flops * 1e-6 / job->ms[0] : 0.0,
@@ -204,9 +212,13 @@ static void print_report(const bench_job *job)
 
 static int bench_job_do(const cli_args *a, bench_job *job, sc_error *err)
 {
+	const cli_opt *in = cli_find(a, "in");
 	int rc;
-	if ((rc = cli_session_open(&job->s, job->model_path, (int)job->threads, a,
-				   (uint64_t)job->seed, err)) ||
+	if ((rc = cli_api_session_options(a, job->threads, job->options,
+					  sizeof job->options, err)) ||
+	    (rc = cli_api_open(job->model_path, job->options, &job->s, err)) ||
+	    (rc = cli_feed_load(job->s, in ? in->values : NULL, in ? in->n_values : 0,
+				(uint64_t)job->seed, &job->in, err)) ||
 	    (rc = fill_inputs(job, err)) || (rc = timed_runs(job, err)))
 		return rc;
 	print_report(job);
@@ -275,7 +287,8 @@ int cmd_bench(int argc, char **argv)
 			rc = bench_job_do(&args, &job, &err);
 	}
 	free(job.ms);
-	cli_session_close(&job.s);
+	cli_feed_free(&job.in);
+	supcon_session_free(job.s);
 	cli_args_free(&args);
 	if (rc != SC_OK)
 		return cli_fail("bench", &err);

@@ -5,16 +5,16 @@
  * imports, inputs (without the initializers that old exporters also list as
  * inputs), outputs with dtype and symbolic shape, node count, op histogram
  * and the number of floating-point initializer elements (the parameter
- * count, BN statistics included).  --json prints the same as one object. */
+ * count, BN statistics included).  --json prints the same as one object.
+ * Everything comes from the public C API (runtime/supcon.h): a session
+ * opened with prepare=0 describes a model even when supcon cannot run it. */
 #include "cli.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/graph.h"
-
-#define INFO_TYPE_DEPTH 16
+#include "runtime/supcon.h"
 
 static cli_opt info_opts[] = {
 	{"json", 0, CLI_FLAG, NULL, "print one JSON object instead of text", 0, 0, 0, 0},
@@ -34,170 +34,119 @@ static const cli_spec info_spec = {
 
 /* --- facts ---------------------------------------------------------------- */
 
-static int is_default_domain(const char *d)
-{
-	return !d || !*d || strcmp(d, "ai.onnx") == 0;
-}
-
-/* "Conv" for the default domain, "ai.supcon:SupConLoss" otherwise. */
-static void op_key(const graph_node *n, char *buf, size_t len)
-{
-	if (is_default_domain(n->domain))
-		snprintf(buf, len, "%s", n->op_type ? n->op_type : "");
-	else
-		snprintf(buf, len, "%s:%s", n->domain, n->op_type ? n->op_type : "");
-}
-
-static int cmp_op_key(const graph_node *a, const graph_node *b)
-{
-	char ka[512], kb[512];
-	op_key(a, ka, sizeof ka);
-	op_key(b, kb, sizeof kb);
-	return strcmp(ka, kb);
-}
+/* One graph input or output as info shows it. */
+typedef struct info_value {
+	const char *name;
+	char type[512];          /* "" when the model does not say */
+	int rank;                /* -1: no shape */
+	int64_t dims[SUPCON_MAX_RANK];
+	const char *params[SUPCON_MAX_RANK];   /* symbolic names, or NULL */
+} info_value;
 
 typedef struct op_count {
-	const graph_node *first;   /* a node with this key */
+	const char *key;
 	int64_t count;
 } op_count;
 
-/* qsort has no context argument; info sorts one graph at a time. */
-static const graph *sort_graph;
+typedef struct info_facts {
+	const char *path;
+	int64_t ir_version, init_elements;
+	const char *producer, *producer_version;
+	int n_opsets, n_nodes;
+	int n_inputs, n_outputs;
+	info_value *inputs, *outputs;
+	op_count *hist;
+	int n_hist;
+} info_facts;
 
-static int cmp_node_index(const void *a, const void *b)
+static void info_facts_free(info_facts *f)
 {
-	const graph_node *na = &sort_graph->nodes[*(const int *)a];
-	const graph_node *nb = &sort_graph->nodes[*(const int *)b];
-	return cmp_op_key(na, nb);
+	free(f->inputs);
+	free(f->outputs);
+	free(f->hist);
 }
 
-/* Counts nodes per op key, sorted by key.  *out is malloc'd. */
-static int op_histogram(const graph *g, op_count **out, int *n_out,
-			sc_error *err)
+/* Input or output i of s into v; shapes of rank above SUPCON_MAX_RANK are
+ * refused (the loader refuses them first). */
+static supcon_status read_value(const supcon_session *s, int output, int i,
+				info_value *v)
 {
-	*out = NULL;
-	*n_out = 0;
-	if (g->n_nodes == 0)
-		return SC_OK;
-	int *idx = malloc((size_t)g->n_nodes * sizeof *idx);
-	op_count *hist = malloc((size_t)g->n_nodes * sizeof *hist);
-	if (!idx || !hist) {
-		free(idx);
-		free(hist);
-		return sc_fail(err, SC_ENOMEM, "out of memory counting ops");
-	}
-	for (int i = 0; i < g->n_nodes; i++)
-		idx[i] = i;
-	sort_graph = g;
-	qsort(idx, (size_t)g->n_nodes, sizeof *idx, cmp_node_index);
-	int n = 0;
-	for (int i = 0; i < g->n_nodes; i++) {
-		const graph_node *nd = &g->nodes[idx[i]];
-		if (n > 0 && cmp_op_key(hist[n - 1].first, nd) == 0) {
-			hist[n - 1].count++;
-			continue;
-		}
-		hist[n].first = nd;
-		hist[n].count = 1;
-		n++;
-	}
-	free(idx);
-	*out = hist;
-	*n_out = n;
-	return SC_OK;
+	supcon_status st = output ? supcon_session_output_name(s, i, &v->name) :
+			   supcon_session_input_name(s, i, &v->name);
+	if (!st)
+		st = supcon_session_value_type(s, v->name, v->type, sizeof v->type);
+	if (!st)
+		st = output ? supcon_session_output_info(s, i, NULL, &v->rank, v->dims,
+							 SUPCON_MAX_RANK) :
+			      supcon_session_input_info(s, i, NULL, &v->rank, v->dims,
+							SUPCON_MAX_RANK);
+	for (int d = 0; !st && d < v->rank; d++)
+		st = output ? supcon_session_output_dim_name(s, i, d, &v->params[d]) :
+			      supcon_session_input_dim_name(s, i, d, &v->params[d]);
+	return st;
 }
 
-static int64_t float_initializer_elements(const graph *g)
+static supcon_status read_values(const supcon_session *s, int output, int n,
+				 info_value **out)
 {
-	int64_t total = 0;
-	for (int i = 0; i < g->n_inits; i++) {
-		const sc_tensor *t = &g->inits[i].tensor;
-		if (!tensor_dtype_is_float(t->dtype))
-			continue;
-		if (t->numel > INT64_MAX - total)
-			return INT64_MAX;
-		total += t->numel;
-	}
-	return total;
+	*out = calloc((size_t)n + 1, sizeof **out);
+	if (!*out)
+		return SUPCON_ENOMEM;
+	supcon_status st = SUPCON_OK;
+	for (int i = 0; !st && i < n; i++)
+		st = read_value(s, output, i, &(*out)[i]);
+	return st;
 }
 
-static int is_listed_input(const graph *g, int v)
+static supcon_status read_facts(const supcon_session *s, info_facts *f)
 {
-	const graph_value *val = &g->values[v];
-	return !(val->flags & VALUE_INITIALIZER) && val->init < 0;
-}
-
-/* "float32", "sequence(float32)", "map(int64,float32)", ... into buf; returns
- * 0 when nothing is known (printed as null). */
-static int type_name(const graph_type *t, char *buf, size_t len, int depth)
-{
-	char inner[256] = "?";
-	if (depth > INFO_TYPE_DEPTH) {
-		snprintf(buf, len, "...");
-		return 1;
-	}
-	if (t->inner && !type_name(t->inner, inner, sizeof inner, depth + 1))
-		snprintf(inner, sizeof inner, "?");
-	const char *elem = tensor_dtype_valid(t->elem) ? tensor_dtype_name(t->elem) : "?";
-	switch (t->kind) {
-	case GRAPH_TYPE_TENSOR:
-		if (!tensor_dtype_valid(t->elem))
-			return 0;
-		snprintf(buf, len, "%s", elem);
-		return 1;
-	case GRAPH_TYPE_SPARSE_TENSOR:
-		snprintf(buf, len, "sparse_tensor(%s)", elem);
-		return 1;
-	case GRAPH_TYPE_SEQUENCE:
-		snprintf(buf, len, "sequence(%s)", inner);
-		return 1;
-	case GRAPH_TYPE_OPTIONAL:
-		snprintf(buf, len, "optional(%s)", inner);
-		return 1;
-	case GRAPH_TYPE_MAP:
-		snprintf(buf, len, "map(%s,%s)", elem, inner);
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-static int has_shape(const graph_type *t)
-{
-	return (t->kind == GRAPH_TYPE_TENSOR || t->kind == GRAPH_TYPE_SPARSE_TENSOR) &&
-	       t->rank >= 0;
+	supcon_status st;
+	if ((st = supcon_session_ir_version(s, &f->ir_version)) ||
+	    (st = supcon_session_producer(s, &f->producer, &f->producer_version)) ||
+	    (st = supcon_session_opset_count(s, &f->n_opsets)) ||
+	    (st = supcon_session_node_count(s, &f->n_nodes)) ||
+	    (st = supcon_session_initializer_elements(s, &f->init_elements)) ||
+	    (st = supcon_session_input_count(s, &f->n_inputs)) ||
+	    (st = supcon_session_output_count(s, &f->n_outputs)) ||
+	    (st = supcon_session_op_kind_count(s, &f->n_hist)) ||
+	    (st = read_values(s, 0, f->n_inputs, &f->inputs)) ||
+	    (st = read_values(s, 1, f->n_outputs, &f->outputs)))
+		return st;
+	if (!(f->hist = calloc((size_t)f->n_hist + 1, sizeof *f->hist)))
+		return SUPCON_ENOMEM;
+	for (int i = 0; !st && i < f->n_hist; i++)
+		st = supcon_session_op_kind(s, i, &f->hist[i].key, &f->hist[i].count);
+	return st;
 }
 
 /* --- JSON ------------------------------------------------------------------ */
 
-static void json_dim(FILE *f, const graph_dim *d)
+static void json_dim(FILE *f, const info_value *v, int d)
 {
-	if (d->value >= 0)
-		fprintf(f, "%lld", (long long)d->value);
-	else if (d->param && *d->param)
-		cli_json_string(f, d->param);
+	if (v->dims[d] >= 0)
+		fprintf(f, "%lld", (long long)v->dims[d]);
+	else if (v->params[d] && *v->params[d])
+		cli_json_string(f, v->params[d]);
 	else
 		fputs("null", f);
 }
 
-static void json_value(FILE *f, const graph *g, int v)
+static void json_value(FILE *f, const info_value *v)
 {
-	const graph_value *val = &g->values[v];
-	char dtype[512];
 	fputs("{\"name\": ", f);
-	cli_json_string(f, val->name);
+	cli_json_string(f, v->name);
 	fputs(", \"dtype\": ", f);
-	if (type_name(&val->type, dtype, sizeof dtype, 0))
-		cli_json_string(f, dtype);
+	if (v->type[0])
+		cli_json_string(f, v->type);
 	else
 		fputs("null", f);
 	fputs(", \"shape\": ", f);
-	if (has_shape(&val->type)) {
+	if (v->rank >= 0) {
 		fputc('[', f);
-		for (int i = 0; i < val->type.rank; i++) {
+		for (int i = 0; i < v->rank; i++) {
 			if (i)
 				fputs(", ", f);
-			json_dim(f, &val->type.dims[i]);
+			json_dim(f, v, i);
 		}
 		fputc(']', f);
 	} else {
@@ -206,44 +155,39 @@ static void json_value(FILE *f, const graph *g, int v)
 	fputc('}', f);
 }
 
-static void print_json(FILE *f, const graph_model *m, const op_count *hist,
-		       int n_hist)
+static void json_values(FILE *f, const info_value *v, int n)
 {
-	const graph *g = m->graph;
-	fprintf(f, "{\"ir_version\": %lld, \"opsets\": {", (long long)m->ir_version);
-	for (int i = 0; i < m->n_opsets; i++) {
+	for (int i = 0; i < n; i++) {
 		if (i)
 			fputs(", ", f);
-		cli_json_string(f, m->opsets[i].domain ? m->opsets[i].domain : "");
-		fprintf(f, ": %lld", (long long)m->opsets[i].version);
+		json_value(f, &v[i]);
+	}
+}
+
+static void print_json(FILE *f, const supcon_session *s, const info_facts *x)
+{
+	fprintf(f, "{\"ir_version\": %lld, \"opsets\": {", (long long)x->ir_version);
+	for (int i = 0; i < x->n_opsets; i++) {
+		const char *domain = "";
+		int64_t version = 0;
+		supcon_session_opset(s, i, &domain, &version);
+		if (i)
+			fputs(", ", f);
+		cli_json_string(f, domain);
+		fprintf(f, ": %lld", (long long)version);
 	}
 	fputs("}, \"inputs\": [", f);
-	int first = 1;
-	for (int i = 0; i < g->n_inputs; i++) {
-		if (!is_listed_input(g, g->inputs[i]))
-			continue;
-		if (!first)
-			fputs(", ", f);
-		first = 0;
-		json_value(f, g, g->inputs[i]);
-	}
+	json_values(f, x->inputs, x->n_inputs);
 	fputs("], \"outputs\": [", f);
-	for (int i = 0; i < g->n_outputs; i++) {
+	json_values(f, x->outputs, x->n_outputs);
+	fprintf(f, "], \"nodes\": %d, \"ops\": {", x->n_nodes);
+	for (int i = 0; i < x->n_hist; i++) {
 		if (i)
 			fputs(", ", f);
-		json_value(f, g, g->outputs[i]);
+		cli_json_string(f, x->hist[i].key);
+		fprintf(f, ": %lld", (long long)x->hist[i].count);
 	}
-	fprintf(f, "], \"nodes\": %d, \"ops\": {", g->n_nodes);
-	for (int i = 0; i < n_hist; i++) {
-		char key[512];
-		op_key(hist[i].first, key, sizeof key);
-		if (i)
-			fputs(", ", f);
-		cli_json_string(f, key);
-		fprintf(f, ": %lld", (long long)hist[i].count);
-	}
-	fprintf(f, "}, \"initializer_elements\": %lld}\n",
-		(long long)float_initializer_elements(g));
+	fprintf(f, "}, \"initializer_elements\": %lld}\n", (long long)x->init_elements);
 }
 
 /* --- text ------------------------------------------------------------------ */
@@ -261,58 +205,44 @@ static int text_width(const char *s)
 	return n > 40 ? 40 : n;
 }
 
-static void text_shape(FILE *f, const graph_type *t)
+static void text_shape(FILE *f, const info_value *v)
 {
-	if (!has_shape(t)) {
+	if (v->rank < 0) {
 		fputs("unknown shape", f);
 		return;
 	}
 	fputc('[', f);
-	for (int i = 0; i < t->rank; i++) {
-		const graph_dim *d = &t->dims[i];
+	for (int i = 0; i < v->rank; i++) {
 		if (i)
 			fputs(", ", f);
-		if (d->value >= 0)
-			fprintf(f, "%lld", (long long)d->value);
-		else if (d->param && *d->param)
-			text_string(f, d->param);
+		if (v->dims[i] >= 0)
+			fprintf(f, "%lld", (long long)v->dims[i]);
+		else if (v->params[i] && *v->params[i])
+			text_string(f, v->params[i]);
 		else
 			fputc('?', f);
 	}
 	fputc(']', f);
 }
 
-static void text_values(FILE *f, const graph *g, const int *vals, int n,
-			int skip_inits)
+static void text_values(FILE *f, const info_value *v, int n)
 {
 	int width = 4, dwidth = 7;
-	char dtype[512];
 	for (int i = 0; i < n; i++) {
-		if (skip_inits && !is_listed_input(g, vals[i]))
-			continue;
-		const graph_value *val = &g->values[vals[i]];
-		if (text_width(val->name) > width)
-			width = text_width(val->name);
-		if (type_name(&val->type, dtype, sizeof dtype, 0) &&
-		    (int)strlen(dtype) > dwidth)
-			dwidth = (int)strlen(dtype);
+		if (text_width(v[i].name) > width)
+			width = text_width(v[i].name);
+		if ((int)strlen(v[i].type) > dwidth)
+			dwidth = (int)strlen(v[i].type);
 	}
-	int any = 0;
 	for (int i = 0; i < n; i++) {
-		if (skip_inits && !is_listed_input(g, vals[i]))
-			continue;
-		const graph_value *val = &g->values[vals[i]];
-		any = 1;
 		fputs("  ", f);
-		text_string(f, val->name);
-		fprintf(f, "%*s  ", width - text_width(val->name), "");
-		if (!type_name(&val->type, dtype, sizeof dtype, 0))
-			snprintf(dtype, sizeof dtype, "?");
-		fprintf(f, "%-*s  ", dwidth, dtype);
-		text_shape(f, &val->type);
+		text_string(f, v[i].name);
+		fprintf(f, "%*s  ", width - text_width(v[i].name), "");
+		fprintf(f, "%-*s  ", dwidth, v[i].type[0] ? v[i].type : "?");
+		text_shape(f, &v[i]);
 		fputc('\n', f);
 	}
-	if (!any)
+	if (n == 0)
 		fputs("  (none)\n", f);
 }
 
@@ -321,60 +251,55 @@ static int cmp_count_desc(const void *a, const void *b)
 	const op_count *x = a, *y = b;
 	if (x->count != y->count)
 		return x->count < y->count ? 1 : -1;
-	return cmp_op_key(x->first, y->first);
+	return strcmp(x->key, y->key);
 }
 
-static void print_text(FILE *f, const char *path, const graph_model *m,
-		       op_count *hist, int n_hist)
+static void print_text(FILE *f, const supcon_session *s, info_facts *x)
 {
-	const graph *g = m->graph;
 	fputs("model                 ", f);
-	text_string(f, path);
+	text_string(f, x->path);
 	fputs("\nproducer              ", f);
-	if (m->producer_name && *m->producer_name) {
-		text_string(f, m->producer_name);
-		if (m->producer_version && *m->producer_version) {
+	if (*x->producer) {
+		text_string(f, x->producer);
+		if (*x->producer_version) {
 			fputc(' ', f);
-			text_string(f, m->producer_version);
+			text_string(f, x->producer_version);
 		}
 	} else {
 		fputs("(not recorded)", f);
 	}
-	fprintf(f, "\nir_version            %lld\n", (long long)m->ir_version);
+	fprintf(f, "\nir_version            %lld\n", (long long)x->ir_version);
 	fputs("opsets                ", f);
-	for (int i = 0; i < m->n_opsets; i++) {
-		const char *d = m->opsets[i].domain;
+	for (int i = 0; i < x->n_opsets; i++) {
+		const char *domain = "";
+		int64_t version = 0;
+		supcon_session_opset(s, i, &domain, &version);
 		if (i)
 			fputs(", ", f);
-		text_string(f, d && *d ? d : "ai.onnx");
-		fprintf(f, " %lld", (long long)m->opsets[i].version);
+		text_string(f, *domain ? domain : "ai.onnx");
+		fprintf(f, " %lld", (long long)version);
 	}
-	if (m->n_opsets == 0)
+	if (x->n_opsets == 0)
 		fputs("(none)", f);
-	fprintf(f, "\nnodes                 %d\n", g->n_nodes);
-	fprintf(f, "initializer_elements  %lld\n",
-		(long long)float_initializer_elements(g));
+	fprintf(f, "\nnodes                 %d\n", x->n_nodes);
+	fprintf(f, "initializer_elements  %lld\n", (long long)x->init_elements);
 	fputs("inputs\n", f);
-	text_values(f, g, g->inputs, g->n_inputs, 1);
+	text_values(f, x->inputs, x->n_inputs);
 	fputs("outputs\n", f);
-	text_values(f, g, g->outputs, g->n_outputs, 0);
+	text_values(f, x->outputs, x->n_outputs);
 	fputs("ops\n", f);
-	qsort(hist, (size_t)n_hist, sizeof *hist, cmp_count_desc);
+	qsort(x->hist, (size_t)x->n_hist, sizeof *x->hist, cmp_count_desc);
 	int width = 2;
-	char key[512];
-	for (int i = 0; i < n_hist; i++) {
-		op_key(hist[i].first, key, sizeof key);
-		if (text_width(key) > width)
-			width = text_width(key);
-	}
-	for (int i = 0; i < n_hist; i++) {
-		op_key(hist[i].first, key, sizeof key);
+	for (int i = 0; i < x->n_hist; i++)
+		if (text_width(x->hist[i].key) > width)
+			width = text_width(x->hist[i].key);
+	for (int i = 0; i < x->n_hist; i++) {
 		fputs("  ", f);
-		text_string(f, key);
-		fprintf(f, "%*s  %lld\n", width - text_width(key), "",
-			(long long)hist[i].count);
+		text_string(f, x->hist[i].key);
+		fprintf(f, "%*s  %lld\n", width - text_width(x->hist[i].key), "",
+			(long long)x->hist[i].count);
 	}
-	if (n_hist == 0)
+	if (x->n_hist == 0)
 		fputs("  (none)\n", f);
 }
 
@@ -387,26 +312,26 @@ int cmd_info(int argc, char **argv)
 	if (!cli_begin(&info_spec, argc, argv, &args, &status))
 		return status;
 	sc_error err = {0};
-	const char *path;
-	graph_model *m = NULL;
-	int rc = cli_one_model(&info_spec, &args, &path, &err);
+	info_facts facts = {0};
+	supcon_session *s = NULL;
+	int rc = cli_one_model(&info_spec, &args, &facts.path, &err);
 	if (rc == SC_OK)
-		rc = cli_load_model(path, 1, &m, &err);
-	if (rc != SC_OK) {
-		cli_args_free(&args);
-		return cli_fail("info", &err);
+		rc = cli_check_input_file(facts.path, "model", &err);
+	supcon_status st = SUPCON_OK;
+	if (rc == SC_OK && !(st = supcon_session_create_with(facts.path, "prepare=0", &s)))
+		st = read_facts(s, &facts);
+	if (rc == SC_OK && st != SUPCON_OK) {
+		const char *msg = supcon_last_error();
+		rc = sc_fail(&err, (int)st, "%s", *msg ? msg : supcon_status_name(st));
 	}
-	op_count *hist = NULL;
-	int n_hist = 0;
-	rc = op_histogram(m->graph, &hist, &n_hist, &err);
 	if (rc == SC_OK) {
 		if (cli_has(&args, "json"))
-			print_json(stdout, m, hist, n_hist);
+			print_json(stdout, s, &facts);
 		else
-			print_text(stdout, path, m, hist, n_hist);
+			print_text(stdout, s, &facts);
 	}
-	free(hist);
-	graph_model_free(m);
+	info_facts_free(&facts);
+	supcon_session_free(s);
 	cli_args_free(&args);
 	if (rc != SC_OK)
 		return cli_fail("info", &err);

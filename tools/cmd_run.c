@@ -4,14 +4,12 @@
  * with unsupported ops before anything runs), loads every --in, creates
  * --out and checks it can be written, runs once, and writes each graph
  * output as DIR/output_<i>.pb in graph order.  The cheap checks come
- * before the run so that a typo never costs a full forward pass. */
-#include "cli.h"
+ * before the run so that a typo never costs a full forward pass.  Everything
+ * goes through the public C API (runtime/supcon.h, tools/cli_api.h). */
+#include "cli_api.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include "onnx/onnx.h"
-#include "runtime/plan.h"
 
 static cli_opt run_opts[] = {
 	{"in", 0, CLI_LIST, "NAME=FILE",
@@ -51,7 +49,13 @@ typedef struct run_job {
 	const char *model_path;
 	const char *out_dir;
 	long long threads, seed;
-	cli_session s;
+	char options[128];        /* supcon_session_create_with's */
+	int n_grad;
+	const char *const *grad;  /* the --grad names */
+	int *depends;             /* per --grad: 0 when its gradient is zero */
+	supcon_tensor **grads;
+	supcon_session *s;
+	cli_feed in;
 } run_job;
 
 static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
@@ -65,12 +69,15 @@ static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
 	rc = cli_int_option(a, "threads", 1, 4096, 0, &job->threads, err);
 	if (rc == SC_OK)
 		rc = cli_int_option(a, "seed", 0, INT64_MAX, 1, &job->seed, err);
+	const cli_opt *grad = cli_find(a, "grad");
+	job->n_grad = grad ? grad->n_values : 0;
+	job->grad = grad ? (const char *const *)grad->values : NULL;
 	return rc;
 }
 
 /* Writes t as DIR/<kind>_<i>.pb and prints one line for it. */
 static int write_one(const run_job *job, const char *kind, int i,
-		     const sc_tensor *t, const char *name, sc_error *err)
+		     const supcon_tensor *t, const char *name, sc_error *err)
 {
 	size_t len = strlen(job->out_dir) + 32;
 	char *path = malloc(len);
@@ -81,94 +88,99 @@ static int write_one(const run_job *job, const char *kind, int i,
 	while (dir_len > 1 && job->out_dir[dir_len - 1] == '/')
 		dir_len--;
 	snprintf(path, len, "%.*s/%s_%d.pb", dir_len, job->out_dir, kind, i);
-	int rc = onnx_tensor_save_file(t, name, path, err);
+	supcon_status st = supcon_tensor_save_pb(t, name, path);
+	int rc = st ? cli_api_fail(err, st) : SC_OK;
 	if (rc == SC_OK) {
 		printf("%s  %s  ", path, name);
-		cli_print_shape(stdout, t);
+		cli_api_print_shape(stdout, t);
 		putchar('\n');
 	}
 	free(path);
 	return rc;
 }
 
-/* The tensor a --grad name is bound to in this run: its --in, or the
- * initializer. */
-static const sc_tensor *grad_target(const run_job *job, const char *name)
+/* Writes output_<i>.pb for the model's own outputs, then grad_<k>.pb for
+ * each --grad; a gradient the output does not depend on is zeros, with
+ * one warning line. */
+static int write_outputs(const run_job *job, sc_error *err)
 {
-	const cli_inputs *in = &job->s.in;
-	for (int i = 0; i < in->n; i++)
-		if (strcmp(in->names_view[i], name) == 0)
-			return in->tensors[i];
-	const graph *g = job->s.m->graph;
-	int v = graph_find_value(g, name);
-	return v >= 0 && g->values[v].init >= 0 ? &g->inits[g->values[v].init].tensor : NULL;
+	int n = 0, rc = SC_OK;
+	supcon_session_output_count(job->s, &n);
+	for (int i = 0; i < n && rc == SC_OK; i++) {
+		const char *name = "";
+		supcon_tensor *t = NULL;
+		supcon_status st = supcon_session_output_name(job->s, i, &name);
+		if (!st)
+			st = supcon_session_output(job->s, i, &t);
+		rc = st ? cli_api_fail(err, st) : write_one(job, "output", i, t, name, err);
+		supcon_tensor_free(t);
+	}
+	for (int k = 0; k < job->n_grad && rc == SC_OK; k++) {
+		char name[512];
+		snprintf(name, sizeof name, "%s_grad", job->grad[k]);
+		if (!job->depends[k]) {
+			const char *out0 = "";
+			supcon_session_output_name(job->s, 0, &out0);
+			fprintf(stderr, "supcon run: warning: output '%s' does not depend on "
+				"'%s'; its gradient is zero\n", out0, job->grad[k]);
+		}
+		rc = write_one(job, "grad", k, job->grads[k], name, err);
+	}
+	return rc;
 }
 
-/* Writes output_<i>.pb for the model's own outputs, then grad_<k>.pb for
- * each --grad; a gradient the output does not depend on is written as
- * zeros, with one warning line. */
-static int write_outputs(const run_job *job, const cli_args *a, sc_error *err)
+/* The session, with the backward graph built for --grad before any input
+ * is read, so that a bad name costs nothing. */
+static int open_session(const cli_args *a, run_job *job, sc_error *err)
 {
-	const cli_session *s = &job->s;
-	for (int i = 0; i < s->n_outputs; i++) {
-		const sc_tensor *t = plan_output(s->p, i);
-		const char *name = plan_output_name(s->p, i);
-		if (!t)
-			return sc_fail(err, SC_EINTERNAL, "output %d ('%s') was not computed",
-				       i, name);
-		int rc = write_one(job, "output", i, t, name, err);
-		if (rc)
-			return rc;
+	int rc = cli_api_session_options(a, job->threads, job->options,
+					 sizeof job->options, err);
+	if (rc == SC_OK)
+		rc = cli_api_open(job->model_path, job->options, &job->s, err);
+	if (rc != SC_OK || job->n_grad == 0)
+		return rc;
+	job->depends = calloc((size_t)job->n_grad, sizeof *job->depends);
+	job->grads = calloc((size_t)job->n_grad, sizeof *job->grads);
+	if (!job->depends || !job->grads)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	supcon_status st = supcon_session_prepare_grad(job->s, job->n_grad, job->grad,
+						       job->depends);
+	if (st != SUPCON_OK) {
+		rc = cli_api_fail(err, st);
+		sc_error_prefix(err, "%s: --grad: ", job->model_path);
 	}
-	const cli_opt *grad = cli_find(a, "grad");
-	for (int k = 0; k < s->n_grad; k++) {
-		const char *wrt = grad->values[k];
-		char name[512];
-		snprintf(name, sizeof name, "%s_grad", wrt);
-		int rc;
-		if (s->grad_value[k] >= 0) {
-			const sc_tensor *t = NULL;
-			const char *vname = s->m->graph->values[s->grad_value[k]].name;
-			for (int o = s->n_outputs; o < plan_output_count(s->p); o++)
-				if (strcmp(plan_output_name(s->p, o), vname) == 0)
-					t = plan_output(s->p, o);
-			if (!t)
-				return sc_fail(err, SC_EINTERNAL, "gradient of '%s' was not computed", wrt);
-			rc = write_one(job, "grad", k, t, name, err);
-		} else {
-			const sc_tensor *x = grad_target(job, wrt);
-			if (!x)
-				return sc_fail(err, SC_EINTERNAL, "no tensor bound to '%s'", wrt);
-			fprintf(stderr, "supcon run: warning: output '%s' does not depend on '%s'; "
-				"its gradient is zero\n", plan_output_name(s->p, 0), wrt);
-			sc_tensor zero;
-			if ((rc = tensor_alloc(&zero, x->dtype, x->rank, x->dims, wrt, err)))
-				return rc;
-			rc = write_one(job, "grad", k, &zero, name, err);
-			tensor_free(&zero);
-		}
-		if (rc)
-			return rc;
-	}
-	return SC_OK;
+	return rc;
 }
 
 static int run_job_do(const cli_args *a, run_job *job, sc_error *err)
 {
-	cli_session *s = &job->s;
+	const cli_opt *in = cli_find(a, "in");
 	int rc;
-	const cli_opt *grad = cli_find(a, "grad");
-	if ((rc = cli_session_open_grad(s, job->model_path, (int)job->threads, a,
-					(uint64_t)job->seed, grad ? grad->n_values : 0,
-					grad ? (const char *const *)grad->values : NULL,
-					err)) ||
-	    (rc = cli_inputs_check_complete(s->m, &s->in, err)) ||
+	if ((rc = open_session(a, job, err)) ||
+	    (rc = cli_feed_load(job->s, in ? in->values : NULL, in ? in->n_values : 0,
+				(uint64_t)job->seed, &job->in, err)) ||
+	    (rc = cli_feed_check_complete(job->s, &job->in, err)) ||
 	    (rc = cli_make_output_dir(job->out_dir, "--out", err)))
 		return rc;
-	rc = plan_run(s->p, s->in.n, s->in.names_view, s->in.tensors, err);
-	if (rc != SC_OK)
-		return rc;
-	return write_outputs(job, a, err);
+	const char *const *names = (const char *const *)job->in.names;
+	const supcon_tensor *const *tensors = (const supcon_tensor *const *)job->in.tensors;
+	supcon_status st = job->n_grad ?
+		supcon_session_run_grad(job->s, job->in.n, names, tensors, job->n_grad,
+					job->grad, job->grads) :
+		supcon_session_run(job->s, job->in.n, names, tensors);
+	if (st != SUPCON_OK)
+		return cli_api_fail(err, st);
+	return write_outputs(job, err);
+}
+
+static void run_job_free(run_job *job)
+{
+	for (int k = 0; job->grads && k < job->n_grad; k++)
+		supcon_tensor_free(job->grads[k]);
+	free(job->grads);
+	free(job->depends);
+	cli_feed_free(&job->in);
+	supcon_session_free(job->s);
 }
 
 int cmd_run(int argc, char **argv)
@@ -183,7 +195,7 @@ int cmd_run(int argc, char **argv)
 	int rc = parse_run_args(&args, &job, &err);
 	if (rc == SC_OK)
 		rc = run_job_do(&args, &job, &err);
-	cli_session_close(&job.s);
+	run_job_free(&job);
 	cli_args_free(&args);
 	if (rc != SC_OK)
 		return cli_fail("run", &err);

@@ -185,9 +185,6 @@ int run_make_encoder(const run_config *c, int64_t in_c, int64_t in_h,
 int run_check_input(const graph_model *m, const char *path, int64_t c,
 		    int64_t h, int64_t w, sc_error *err);
 
-/* A deep copy through the serialiser. */
-int run_clone_model(const graph_model *m, graph_model **out, sc_error *err);
-
 /* --- layers, samples and cluster metrics (issue #6) --------------------------- */
 
 /* The two layers whose embeddings supcon measures and draws: the

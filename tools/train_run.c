@@ -667,7 +667,7 @@ int run_train(const run_config *given, const char *dir, int resume,
 	int ce = !strcmp(c->method, "ce");
 	int views = ce ? 1 : 2;
 	if ((rc = make_net(c, &d, &net, err)) ||
-	    (rc = run_clone_model(net, &tm, err)))
+	    (rc = onnx_clone_model(net, &tm, err)))
 		goto out;
 	trainer_options to;
 	trainer_options_init(&to);
@@ -852,7 +852,7 @@ static int make_encoder(const graph_model *stage1, graph_model **out,
 			int64_t *dim, sc_error *err)
 {
 	graph_model *m;
-	int rc = run_clone_model(stage1, &m, err);
+	int rc = onnx_clone_model(stage1, &m, err);
 	if (rc)
 		return rc;
 	const char *feat = export_meta_get(m, "features");
@@ -870,7 +870,7 @@ static int make_classifier(const graph_model *enc, int64_t dim,
 			   graph_model **out, sc_error *err)
 {
 	graph_model *m;
-	int rc = run_clone_model(enc, &m, err);
+	int rc = onnx_clone_model(enc, &m, err);
 	if (rc)
 		return rc;
 	int x = m->graph->outputs[0], y;
@@ -1051,7 +1051,7 @@ int run_linear(const char *dir, const run_config *given, int resume,
 		lx.val_f = feats + nt * dim;
 		lx.test_f = feats + (nt + nv) * dim;
 		if ((rc = make_small(c, dim, d.train->classes, &small, err)) ||
-		    (rc = run_clone_model(small, &tm, err))) {
+		    (rc = onnx_clone_model(small, &tm, err))) {
 			free(lab);
 			goto out;
 		}
@@ -1070,7 +1070,7 @@ int run_linear(const char *dir, const run_config *given, int resume,
 				      nt / fs.batch, fs.batch, 1};
 		src = &fs.base;
 	} else {
-		if ((rc = run_clone_model(clf, &tm, err)) ||
+		if ((rc = onnx_clone_model(clf, &tm, err)) ||
 		    (rc = open_loader(c, &d, c->aug, 1, c->batch, &l, &aug, err)))
 			goto out;
 		ls.base = (batch_src){loader_src_start, loader_src_next,

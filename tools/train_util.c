@@ -604,18 +604,6 @@ int run_make_encoder(const run_config *c, int64_t in_c, int64_t in_h,
 	return SC_OK;
 }
 
-int run_clone_model(const graph_model *m, graph_model **out, sc_error *err)
-{
-	void *buf;
-	size_t len;
-	int rc = onnx_save_memory(m, &buf, &len, err);
-	if (rc)
-		return rc;
-	rc = onnx_load_memory(buf, len, NULL, "model copy", out, err);
-	free(buf);
-	return rc;
-}
-
 /* --- layers, samples and cluster metrics ------------------------------------ */
 
 const char *run_layer_name(run_layer l)
@@ -628,7 +616,7 @@ int run_layer_model(const graph_model *m, run_layer layer, graph_model **out,
 {
 	graph_model *c;
 	*out = NULL;
-	int rc = run_clone_model(m, &c, err);
+	int rc = onnx_clone_model(m, &c, err);
 	if (rc)
 		return rc;
 	if (layer == RUN_LAYER_ENCODER) {
