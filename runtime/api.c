@@ -82,6 +82,35 @@ int api_null(sc_error *err, const char *func, const char *arg)
 	return sc_fail(err, SC_EINVAL, "%s: %s is NULL", func, arg);
 }
 
+int api_parse_options(const char *options, const char *func,
+		      int (*apply)(void *ctx, const char *key, const char *val,
+				   sc_error *err),
+		      void *ctx, sc_error *err)
+{
+	if (!options || !*options)
+		return SC_OK;
+	char *buf = strdup(options);
+	if (!buf)
+		return sc_fail(err, SC_ENOMEM, "out of memory");
+	int rc = SC_OK;
+	for (char *p = buf; p && !rc; ) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		char *eq = strchr(p, '=');
+		if (!eq || eq == p) {
+			rc = sc_fail(err, SC_EINVAL, "%s: option '%s': expected key=value",
+				     func, p);
+		} else {
+			*eq = '\0';
+			rc = apply(ctx, p, eq + 1, err);
+		}
+		p = comma ? comma + 1 : NULL;
+	}
+	free(buf);
+	return rc;
+}
+
 int api_tensor_copy(const sc_tensor *t, supcon_tensor **out, sc_error *err)
 {
 	supcon_tensor *c = calloc(1, sizeof *c);

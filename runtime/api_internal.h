@@ -48,6 +48,14 @@ supcon_status api_done(sc_error *handle_err, sc_error *err, int rc);
 /* SC_EINVAL "FUNC: ARG is NULL" (for argument checks). */
 int api_null(sc_error *err, const char *func, const char *arg);
 
+/* Splits options "k=v,k=v" and calls apply(ctx, key, value, err) for
+ * each pair in order, stopping at the first failure; func names the API
+ * call in messages. */
+int api_parse_options(const char *options, const char *func,
+		      int (*apply)(void *ctx, const char *key, const char *val,
+				   sc_error *err),
+		      void *ctx, sc_error *err);
+
 /* A new owned copy of t as a supcon_tensor. */
 int api_tensor_copy(const sc_tensor *t, supcon_tensor **out, sc_error *err);
 

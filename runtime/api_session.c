@@ -87,9 +87,10 @@ static int parse_count(const char *key, const char *val, unsigned long long hi,
 	return SC_OK;
 }
 
-static int apply_session_option(session_opts *o, const char *key,
-				const char *val, sc_error *err)
+static int apply_session_option(void *ctx, const char *key, const char *val,
+				sc_error *err)
 {
+	session_opts *o = ctx;
 	unsigned long long v = 0;
 	int rc;
 	if (!strcmp(key, "threads")) {
@@ -116,28 +117,8 @@ static int parse_session_options(const char *options, session_opts *o,
 				 sc_error *err)
 {
 	*o = (session_opts){.prepare = 1};
-	if (!options || !*options)
-		return SC_OK;
-	char *buf = strdup(options);
-	if (!buf)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	int rc = SC_OK;
-	for (char *p = buf; p && !rc; ) {
-		char *comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		char *eq = strchr(p, '=');
-		if (!eq || eq == p) {
-			rc = sc_fail(err, SC_EINVAL, "supcon_session_create_with: option "
-				     "'%s': expected key=value", p);
-		} else {
-			*eq = '\0';
-			rc = apply_session_option(o, p, eq + 1, err);
-		}
-		p = comma ? comma + 1 : NULL;
-	}
-	free(buf);
-	return rc;
+	return api_parse_options(options, "supcon_session_create_with",
+				 apply_session_option, o, err);
 }
 
 /* Validates m, builds its plan (which infers shapes and refuses

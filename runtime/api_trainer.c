@@ -83,9 +83,10 @@ static int parse_trainable(api_train_opts *o, const char *val, sc_error *err)
 }
 
 /* One key=value.  Keys name trainer_options and optim_config fields. */
-static int apply_option(api_train_opts *o, const char *key, const char *val,
+static int apply_option(void *ctx, const char *key, const char *val,
 			sc_error *err)
 {
+	api_train_opts *o = ctx;
 	optim_config *c = &o->to.graph.optim;
 	double v = 0;
 	struct { const char *key; double *field; double lo, hi; } nums[] = {
@@ -136,28 +137,8 @@ static int apply_option(api_train_opts *o, const char *key, const char *val,
 /* "k=v,k=v" into o, on top of the optimizer's defaults. */
 static int parse_options(api_train_opts *o, const char *options, sc_error *err)
 {
-	if (!options || !*options)
-		return SC_OK;
-	char *buf = strdup(options);
-	if (!buf)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
-	int rc = SC_OK;
-	for (char *p = buf; p && !rc; ) {
-		char *comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		char *eq = strchr(p, '=');
-		if (!eq || eq == p)
-			rc = sc_fail(err, SC_EINVAL, "supcon_trainer_create: option '%s': "
-				     "expected key=value", p);
-		else {
-			*eq = '\0';
-			rc = apply_option(o, p, eq + 1, err);
-		}
-		p = comma ? comma + 1 : NULL;
-	}
-	free(buf);
-	return rc;
+	return api_parse_options(options, "supcon_trainer_create", apply_option,
+				 o, err);
 }
 
 static int parse_setup(const char *loss, const char *optimizer,
