@@ -109,6 +109,28 @@ static void orthonormalize(double *q, int64_t d, int p)
 		}
 }
 
+/* Threads a parallel region gets, and the calling one's index in it:
+ * per-thread scratch is sized by the first and picked by the second. */
+static int team_size(void)
+{
+	int n = 1;
+#ifdef _OPENMP
+	#pragma omp parallel
+	#pragma omp single
+	n = omp_get_num_threads();
+#endif
+	return n;
+}
+
+static int team_member(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
 /* z = c q (d x p) and the projection b = q^T c q (p x p), whose
  * eigenvalues are the Ritz values of c on the span of q. */
 static void project_ritz(const double *c, int64_t d, const double *q, int p,
@@ -338,12 +360,7 @@ int embed_silhouette(const float *x, int64_t n, int64_t d,
 		return rc;
 	int64_t *size = calloc((size_t)classes, sizeof *size);
 	double *s = malloc(sizeof *s * (size_t)n);
-	int nthreads = 1;
-#ifdef _OPENMP
-	#pragma omp parallel
-	#pragma omp single
-	nthreads = omp_get_num_threads();
-#endif
+	int nthreads = team_size();
 	double *sums = calloc((size_t)(classes * nthreads), sizeof *sums);
 	if (!size || !s || !sums) {
 		free(size);
@@ -364,10 +381,7 @@ int embed_silhouette(const float *x, int64_t n, int64_t d,
 	}
 	#pragma omp parallel for schedule(dynamic, 16) num_threads(nthreads)
 	for (int64_t i = 0; i < n; i++) {
-		int tid = 0;
-#ifdef _OPENMP
-		tid = omp_get_thread_num();
-#endif
+		int tid = team_member();
 		double *sum = sums + (int64_t)tid * classes;
 		memset(sum, 0, sizeof *sum * (size_t)classes);
 		for (int64_t j = 0; j < n; j++)
@@ -450,21 +464,13 @@ int embed_nearest(const float *x, int64_t n, int64_t d, int k, int64_t *idx,
 	if (n < 2 || n > EMBED_MAX_POINTS || d < 1 || k < 1 || k > n - 1)
 		return sc_fail(err, SC_EINVAL, "nearest neighbours: %d of %lld "
 			       "points", k, (long long)n);
-	int nthreads = 1;
-#ifdef _OPENMP
-	#pragma omp parallel
-	#pragma omp single
-	nthreads = omp_get_num_threads();
-#endif
+	int nthreads = team_size();
 	neighbour *heaps = malloc(sizeof *heaps * (size_t)k * (size_t)nthreads);
 	if (!heaps)
 		return sc_fail(err, SC_ENOMEM, "nearest neighbours: out of memory");
 	#pragma omp parallel for schedule(dynamic, 16) num_threads(nthreads)
 	for (int64_t i = 0; i < n; i++) {
-		int tid = 0;
-#ifdef _OPENMP
-		tid = omp_get_thread_num();
-#endif
+		int tid = team_member();
 		neighbour *h = heaps + (int64_t)tid * k;
 		int len = 0;
 		for (int64_t j = 0; j < n; j++)

@@ -22,10 +22,12 @@ void run_embed_defaults(run_embed_options *o)
 	o->layer = RUN_LAYER_ENCODER;
 	o->limit = 2000;
 	o->size = 32;
-	o->perplexity = 30;
-	o->theta = 0.5;
-	o->iterations = 1000;
-	o->exact_max = 1000;
+	tsne_options t;    /* t-SNE's own defaults, in one place */
+	tsne_options_init(&t);
+	o->perplexity = t.perplexity;
+	o->theta = t.theta;
+	o->iterations = t.iterations;
+	o->exact_max = t.exact_max;
 	o->width = 1000;
 	o->height = 750;
 }
