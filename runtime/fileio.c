@@ -1,10 +1,12 @@
-/* fileio.c: atomic writes, whole-file reads, and the registry of input
- * files that atomic writes refuse to replace; see fileio.h. */
+/* fileio.c: atomic writes, whole-file reads, the registry of input
+ * files that atomic writes refuse to replace, output folders and JSON
+ * strings; see fileio.h. */
 #include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -275,5 +277,174 @@ int sc_read_file(const char *path, size_t max_len, char **buf, size_t *len,
 	b[n] = 0;
 	*buf = b;
 	*len = n;
+	return SC_OK;
+}
+
+/* --- paths, folders and text (moved from the CLI for the job API) -------- */
+
+int sc_check_input_file(const char *path, const char *what, sc_error *err)
+{
+	struct stat st;
+	if (!path || !*path)
+		return sc_fail(err, SC_EINVAL, "empty %s path", what);
+	if (stat(path, &st) != 0)
+		return sc_fail(err, SC_EINVAL, "%s: cannot open %s: %s", path,
+			       what, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return sc_fail(err, SC_EINVAL, "%s: %s is a directory, not a file",
+			       path, what);
+	if (access(path, R_OK) != 0)
+		return sc_fail(err, SC_EINVAL, "%s: cannot read %s: %s", path,
+			       what, strerror(errno));
+	return SC_OK;
+}
+
+/* mkdir of one path component; an existing folder is fine. */
+static int make_one_dir(const char *path, const char *flag, const char *dir,
+			sc_error *err)
+{
+	if (mkdir(path, 0777) == 0)
+		return SC_OK;
+	int e = errno;
+	struct stat st;
+	if (e == EEXIST && stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return SC_OK;
+		return sc_fail(err, SC_EINVAL,
+			       "%s %s: cannot create the folder: %s is a file",
+			       flag, dir, path);
+	}
+	return sc_fail(err, SC_EINVAL, "%s %s: cannot create the folder %s: %s",
+		       flag, dir, path, strerror(e));
+}
+
+int sc_make_output_dir(const char *dir, const char *flag, sc_error *err)
+{
+	if (!dir || !*dir)
+		return sc_fail(err, SC_EINVAL, "%s: empty folder name", flag);
+	size_t len = strlen(dir);
+	if (len >= PATH_MAX)
+		return sc_fail(err, SC_EINVAL, "%s: folder name longer than %d bytes",
+			       flag, PATH_MAX - 1);
+	char path[PATH_MAX];
+	memcpy(path, dir, len + 1);
+	/* every prefix ending before a '/', then the whole path */
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && path[i] != '/')
+			continue;
+		if (i < len && path[i - 1] == '/')
+			continue;     /* "a//b" */
+		char saved = path[i];
+		path[i] = '\0';
+		int rc = make_one_dir(path, flag, dir, err);
+		path[i] = saved;
+		if (rc != SC_OK)
+			return rc;
+	}
+	/* As root, access() says yes to read-only folders; only creating a
+	 * file answers for every case (permissions, read-only mounts). */
+	char probe[PATH_MAX + 32];
+	int n = snprintf(probe, sizeof probe, "%s/.supcon-probe-XXXXXX", dir);
+	if (n < 0 || (size_t)n >= sizeof probe)
+		return sc_fail(err, SC_EINVAL, "%s %s: folder name too long", flag, dir);
+	int fd = mkstemp(probe);
+	if (fd < 0)
+		return sc_fail(err, SC_EINVAL, "%s %s: cannot write in the folder: %s",
+			       flag, dir, strerror(errno));
+	close(fd);
+	unlink(probe);
+	return SC_OK;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
+static int utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	int n;
+	uint32_t cp;
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
+	static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+	if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void sc_json_string(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	fputc('"', f);
+	while (*p) {
+		unsigned char c = *p;
+		switch (c) {
+		case '"': fputs("\\\"", f); p++; continue;
+		case '\\': fputs("\\\\", f); p++; continue;
+		case '\b': fputs("\\b", f); p++; continue;
+		case '\f': fputs("\\f", f); p++; continue;
+		case '\n': fputs("\\n", f); p++; continue;
+		case '\r': fputs("\\r", f); p++; continue;
+		case '\t': fputs("\\t", f); p++; continue;
+		default: break;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\u%04x", c);
+			p++;
+			continue;
+		}
+		int n = utf8_len(p);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+			continue;
+		}
+		fwrite(p, 1, (size_t)n, f);
+		p += n;
+	}
+	fputc('"', f);
+}
+
+/* Sizes in binary units, for --max-memory. */
+int sc_parse_bytes(const char *flag, const char *text, size_t *out,
+		   sc_error *err)
+{
+	char *end = NULL;
+	double v = text && *text ? strtod(text, &end) : -1;
+	double unit = 1;
+	if (end && *end) {
+		switch (*end == 'k' ? 'K' : *end) {
+		case 'K': unit = 1024.0; break;
+		case 'M': unit = 1024.0 * 1024.0; break;
+		case 'G': unit = 1024.0 * 1024.0 * 1024.0; break;
+		case 'T': unit = 1024.0 * 1024.0 * 1024.0 * 1024.0; break;
+		default: unit = 0; break;
+		}
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+	}
+	if (!end || *end || unit == 0 || !(v > 0) || v * unit >= 9.2e18)
+		return sc_fail(err, SC_EINVAL, "%s '%s': expected a size such as "
+			       "1048576, 512M or 1.5G (binary units)", flag,
+			       text ? text : "");
+	*out = (size_t)(v * unit);
 	return SC_OK;
 }

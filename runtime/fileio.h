@@ -61,4 +61,26 @@ void sc_input_forget_all(void);
 int sc_read_file(const char *path, size_t max_len, char **buf, size_t *len,
 		 sc_error *err);
 
+/* --- paths, folders and text shared by the jobs and the CLI -------------- */
+
+/* Checks that path names a readable regular file before anything else is
+ * done with it, so that a missing or unreadable file is bad input
+ * (SC_EINVAL, "PATH: cannot open WHAT: ...") rather than an I/O failure
+ * deep in a loader. */
+int sc_check_input_file(const char *path, const char *what, sc_error *err);
+
+/* Creates dir and its missing parents (like mkdir -p), then checks that a
+ * file can be created in it.  flag ("--out") names the option in
+ * messages.  SC_EINVAL when it cannot be created or written. */
+int sc_make_output_dir(const char *dir, const char *flag, sc_error *err);
+
+/* Writes s as a JSON string literal (with the quotes).  Control characters
+ * are escaped, invalid UTF-8 becomes U+FFFD, so the output always parses. */
+void sc_json_string(FILE *f, const char *s);
+
+/* "1048576", "64K", "512M", "1.5G", "2T" (binary units; "MiB" and "MB"
+ * read the same) into bytes; SC_EINVAL naming flag otherwise. */
+int sc_parse_bytes(const char *flag, const char *text, size_t *out,
+		   sc_error *err);
+
 #endif

@@ -1,13 +1,17 @@
 /* supcon.h: the public C API of supcon, a runtime that loads, runs, trains
  * and writes ONNX models.  This is the only header a program that embeds
- * supcon includes; it depends on <stddef.h> and <stdint.h> only.
+ * supcon includes; it depends on <stddef.h>, <stdint.h> and <stdio.h>
+ * (for the FILE a job prints to) only.
  *
  * Handles.  Everything is an opaque handle made by a *_create function and
  * released by the matching *_free, which accepts NULL:
  *   supcon_session   a model loaded for inference (and gradients);
  *   supcon_tensor    a dense tensor, owning its memory or wrapping the
  *                    caller's;
- *   supcon_trainer   a training session over a copy of a session's model.
+ *   supcon_trainer   a training session over a copy of a session's model;
+ *   supcon_job       one whole command of the CLI (train, linear, export,
+ *                    eval, embed, build, grad), with keyed options and
+ *                    results.
  * Strings and tensors a function hands out belong to the caller when the
  * documentation says "new" (free them), and to the handle otherwise (they
  * stay valid until the handle is freed or the call named in the comment).
@@ -38,6 +42,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -510,6 +515,137 @@ SUPCON_API supcon_status supcon_trainer_export(supcon_trainer *t,
 					       const char *path, int channels,
 					       const float *mean,
 					       const float *std, int softmax);
+
+/* --- jobs: everything the CLI does ------------------------------------------
+ *
+ * A job is one whole piece of work of the `supcon` CLI (training a run,
+ * evaluating a classifier, drawing embeddings, ...) with keyed options and
+ * keyed results; the CLI is a thin client of these calls.  A job runs once:
+ *
+ *     supcon_job *j;
+ *     supcon_job_create("train", &j);
+ *     supcon_job_set(j, "epochs", "3");          // the CLI's --epochs 3
+ *     supcon_job_set(j, "out", "runs/a");
+ *     supcon_job_set_output(j, stdout);          // progress (default: silent)
+ *     if (supcon_job_run(j) == SUPCON_OK)
+ *             supcon_job_result(j, "test_accuracy", &acc);
+ *     supcon_job_free(j);
+ *
+ * Keys are the CLI's long option names without the dashes ("val-split"),
+ * or, for a positional argument, its role ("model", "rundir", "arch").
+ * Flags take "1" (given) or "0".  Setting a key again replaces its value.
+ * A job writes files (run directories, PNGs, ONNX files) where its keys
+ * say, prints progress, tables and summaries to the FILE given to
+ * supcon_job_set_output (the CLI passes stdout) and nothing anywhere
+ * else, except a one-line "supcon: warning: ..." on stderr when it has
+ * output and the data has no test part.
+ *
+ * Kinds, their keys, and their results (numbers via supcon_job_result,
+ * texts via supcon_job_result_text):
+ *
+ * "train": `supcon train`, stage 1 (method supcon | simclr) or the CE
+ *   baseline (method ce).  Keys: out (RUNDIR, default runs/<method>),
+ *   resume (flag), bench (N: time N steps, write nothing), and the run
+ *   options: method, model, stem, width, head, normalize-encoder,
+ *   encoder-output, freeze-encoder, data, size, aug, optimizer, lr,
+ *   momentum, weight-decay, schedule, warmup, epochs, steps, batch,
+ *   temperature, base-temperature, seed, threads, workers, deterministic,
+ *   val-split, limit, zero-init-residual, checkpoint-every, label-noise,
+ *   clip-grad-norm, clip-grad-value, check-numerics, max-memory, sync-bn,
+ *   bucket-mb, dist-timeout (defaults and meaning as `supcon train
+ *   --help`).  With resume, RUNDIR's saved config holds; keys set again
+ *   must agree with it except epochs, steps, threads, workers,
+ *   checkpoint-every.  Results: the top-level numbers of
+ *   RUNDIR/metrics.json that are not null (test_accuracy, final_loss,
+ *   train_accuracy, val_accuracy, seconds, label_noise), the cluster
+ *   metrics encoder_silhouette, encoder_knn, projector_silhouette,
+ *   projector_knn (on cluster_images images, cluster_k-NN), world_size; text rundir, and path (classifier.onnx)
+ *   for ce.  With bench instead: steps, step_ms, views_per_s, peak_rss_mb.
+ *   Beyond the CLI's flags, validate (flag) checks every option, name and
+ *   combination that can be checked without reading the data, writes
+ *   nothing, and gives the resolved options as text config ("key value"
+ *   lines, every run option).
+ *   Started by mpirun, the job joins the MPI world (data parallel; rank 0
+ *   alone writes and prints) and stays in it: see supcon_dist_finish.
+ * "linear": `supcon linear`, stage 2 on a stage-1 run.  Keys: rundir
+ *   (required), resume, and the run options (data options default to
+ *   stage 1's; method, model and head are refused).  Results as train's,
+ *   path is RUNDIR/classifier.onnx.
+ * "export": `supcon export`.  Keys: rundir (required), out (default
+ *   RUNDIR/classifier.onnx), softmax (flag).  Text: path.
+ * "eval": `supcon eval`.  Keys: model (required), data, part (test |
+ *   train), size, limit, threads, seed, json (flag: print one JSON object),
+ *   corrupt (SPEC: common corruptions), baseline (B.onnx, with corrupt),
+ *   and, beyond the CLI's flags, sample (N: a sample of N images seeded
+ *   by seed instead of the first limit).  Results: images, top1, top5
+ *   (more than 5 classes); with corrupt: images, clean_error,
+ *   error_<corruption> (mean over the severities), and with a baseline
+ *   also baseline_clean_error, baseline_error_<corruption> and mce; text
+ *   corruptions (the names evaluated, comma-separated, in order).
+ * "embed": `supcon embed`.  Keys: model (MODEL.onnx or RUNDIR, required),
+ *   out (FILE.png, required), data, split, layer, method (tsne | pca),
+ *   limit, perplexity, iterations, theta, exact-max, seed, width, height,
+ *   title, points, size, threads.  Results: images, dim, silhouette, knn
+ *   (of the embeddings), map_silhouette, map_knn (of the 2-D layout);
+ *   text path.
+ * "build": `supcon build`.  Keys: arch (ARCH or FILE.onnx, required), out
+ *   (required), stem, in-shape, width, head, classes, zero-init-residual,
+ *   seed, opset, encoder-output.  Text: path.
+ * "grad": `supcon grad`.  Keys: model (required), loss (required),
+ *   optimizer, lr, momentum, weight-decay, temperature, out (required).
+ *   Text: path.
+ * "sgemm": `supcon bench --sgemm N`: oneDNN's float32 sgemm peak.  Keys:
+ *   sgemm (N, default 2048), threads, repeat.  Results: min_ms,
+ *   sgemm_gflop_per_s.
+ *
+ * Errors are those of the CLI command, one line naming the flag ("--epochs
+ * '0x': ...") or file.  A job is used by one thread at a time; distinct
+ * jobs may run on different threads, each printing to its own output. */
+typedef struct supcon_job supcon_job;
+
+/* A new job of kind (above).  SUPCON_EINVAL for an unknown kind. */
+SUPCON_API supcon_status supcon_job_create(const char *kind, supcon_job **out);
+
+/* Sets key to value (copied).  Checks what can be checked alone: an
+ * unknown key, a number that is not one or out of range, a flag that is
+ * not 1/0 are SUPCON_EINVAL naming "--key"; the rest (combinations,
+ * files, names) is checked by supcon_job_run.  Records that the key was
+ * given (resume rules; defaults that depend on it).  SUPCON_EINVAL after
+ * supcon_job_run. */
+SUPCON_API supcon_status supcon_job_set(supcon_job *j, const char *key,
+					const char *value);
+
+/* Where progress and summaries go (the CLI passes stdout); NULL, the
+ * default, is silent.  The FILE stays the caller's. */
+SUPCON_API supcon_status supcon_job_set_output(supcon_job *j, FILE *f);
+
+/* Does the work; once per job (again: SUPCON_EINVAL).  The status is the
+ * failure's (SUPCON_EINVAL for bad options or input, SUPCON_EIO, ...),
+ * its message supcon_job_error(j). */
+SUPCON_API supcon_status supcon_job_run(supcon_job *j);
+
+/* A number the job produced (see the kinds above).  SUPCON_EINVAL before
+ * a successful supcon_job_run, and for a key the job did not produce. */
+SUPCON_API supcon_status supcon_job_result(const supcon_job *j,
+					   const char *key, double *value);
+
+/* A text the job produced ("path", "rundir"), valid until
+ * supcon_job_free.  Errors as supcon_job_result. */
+SUPCON_API supcon_status supcon_job_result_text(const supcon_job *j,
+						const char *key,
+						const char **value);
+
+/* The message of j's last failed call ("" if none). */
+SUPCON_API const char *supcon_job_error(const supcon_job *j);
+
+SUPCON_API void supcon_job_free(supcon_job *j);
+
+/* For a program started by mpirun whose train jobs joined the MPI world:
+ * call once when done with jobs.  A non-zero status on several ranks ends
+ * every rank of the job with that exit status (MPI_Abort: the other ranks
+ * may wait for this one in a collective forever); otherwise it leaves the
+ * world (MPI_Finalize) and returns.  Does nothing without a world. */
+SUPCON_API void supcon_dist_finish(int status);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Golden data for tests/test_embed.c: PCA, silhouette and k-NN accuracy
-computed with numpy, independently of tools/embed_math.c.
+computed with numpy, independently of runtime/run/embed_math.c.
 
   PCA        numpy.linalg.eigh of the covariance (n - 1 denominator);
              the largest-magnitude entry of each component made positive

@@ -32,7 +32,7 @@ static cli_opt test_opts[] = {
 };
 #define N_TEST_OPTS 3
 
-static int parse(cli_args *a, sc_error *err, int argc, ...)
+static int parse(cli_args *a, cli_err *err, int argc, ...)
 {
 	char *argv[16];
 	va_list ap;
@@ -40,7 +40,7 @@ static int parse(cli_args *a, sc_error *err, int argc, ...)
 	for (int i = 0; i < argc; i++)
 		argv[i] = va_arg(ap, char *);
 	va_end(ap);
-	sc_error_clear(err);
+	memset(err, 0, sizeof *err);
 	return cli_parse(argc, argv, test_opts, N_TEST_OPTS, a, err);
 }
 
@@ -48,14 +48,14 @@ static void test_parse_positions_and_forms(void **state)
 {
 	(void)state;
 	cli_args a;
-	sc_error err;
+	cli_err err;
 	assert_int_equal(parse(&a, &err, 7, "--out", "d1", "m.onnx", "--json",
-			       "--out=d2", "extra", "-o"), SC_EINVAL);
+			       "--out=d2", "extra", "-o"), SUPCON_EINVAL);
 	assert_non_null(strstr(err.msg, "-o"));
 	assert_non_null(strstr(err.msg, "needs a value"));
 
 	assert_int_equal(parse(&a, &err, 8, "--out", "d1", "m.onnx", "--json",
-			       "--out=d2", "extra", "-o", "d3"), SC_OK);
+			       "--out=d2", "extra", "-o", "d3"), SUPCON_OK);
 	assert_int_equal(a.n_pos, 2);
 	assert_string_equal(a.pos[0], "m.onnx");
 	assert_string_equal(a.pos[1], "extra");
@@ -68,7 +68,7 @@ static void test_parse_positions_and_forms(void **state)
 	assert_false(a.help);
 	cli_args_free(&a);
 
-	assert_int_equal(parse(&a, &err, 3, "-od4", "--out=", "x"), SC_OK);
+	assert_int_equal(parse(&a, &err, 3, "-od4", "--out=", "x"), SUPCON_OK);
 	assert_string_equal(cli_value(&a, "out", NULL), "");
 	cli_args_free(&a);
 }
@@ -77,9 +77,9 @@ static void test_parse_lists_and_dashdash(void **state)
 {
 	(void)state;
 	cli_args a;
-	sc_error err;
+	cli_err err;
 	assert_int_equal(parse(&a, &err, 8, "--in", "a=x.pb", "m", "--in=b=y.pb",
-			       "--", "--json", "-o", "-"), SC_OK);
+			       "--", "--json", "-o", "-"), SUPCON_OK);
 	const cli_opt *in = cli_find(&a, "in");
 	assert_int_equal(in->n_values, 2);
 	assert_string_equal(in->values[0], "a=x.pb");
@@ -96,20 +96,20 @@ static void test_parse_errors_and_help(void **state)
 {
 	(void)state;
 	cli_args a;
-	sc_error err;
-	assert_int_equal(parse(&a, &err, 2, "m", "--jsn"), SC_EINVAL);
+	cli_err err;
+	assert_int_equal(parse(&a, &err, 2, "m", "--jsn"), SUPCON_EINVAL);
 	assert_string_equal(err.msg, "unknown option --jsn");
-	assert_int_equal(parse(&a, &err, 1, "--json=1"), SC_EINVAL);
+	assert_int_equal(parse(&a, &err, 1, "--json=1"), SUPCON_EINVAL);
 	assert_string_equal(err.msg, "option --json takes no value");
-	assert_int_equal(parse(&a, &err, 1, "-x"), SC_EINVAL);
+	assert_int_equal(parse(&a, &err, 1, "-x"), SUPCON_EINVAL);
 	assert_string_equal(err.msg, "unknown option -x");
-	assert_int_equal(parse(&a, &err, 1, "--in"), SC_EINVAL);
+	assert_int_equal(parse(&a, &err, 1, "--in"), SUPCON_EINVAL);
 	assert_string_equal(err.msg, "option --in needs a value (NAME=FILE)");
 
-	assert_int_equal(parse(&a, &err, 2, "m", "--help"), SC_OK);
+	assert_int_equal(parse(&a, &err, 2, "m", "--help"), SUPCON_OK);
 	assert_true(a.help);
 	cli_args_free(&a);
-	assert_int_equal(parse(&a, &err, 1, "-h"), SC_OK);
+	assert_int_equal(parse(&a, &err, 1, "-h"), SUPCON_OK);
 	assert_true(a.help);
 	cli_args_free(&a);
 }

@@ -1,5 +1,5 @@
-/* test_embed.c: the numbers behind `supcon embed` (tools/embed_math.c,
- * tools/tsne.c, linked in by tests/cmake/embed.cmake).
+/* test_embed.c: the numbers behind `supcon embed` (runtime/run/embed_math.c,
+ * runtime/run/tsne.c, in supcon_core).
  *
  *   PCA         against numpy's eigh on fixed data, both the Jacobi path
  *               (d <= 64) and subspace iteration (d > 64), up to sign;
@@ -24,7 +24,7 @@
 #endif
 
 #include "runtime/rng.h"
-#include "../tools/embed.h"
+#include "runtime/run/embed.h"
 
 #define DATA SUPCON_TEST_DATA "/embed"
 

@@ -1,5 +1,5 @@
-/* test_plot.c: the raster plotting of tools/plot.c (linked in by
- * tests/cmake/embed.cmake).  Pictures are judged by decoding the PNG
+/* test_plot.c: the raster plotting of runtime/run/plot.c (in
+ * supcon_core).  Pictures are judged by decoding the PNG
  * files with libpng (runtime/data/image.c) and looking at the pixels:
  * the size is the one asked for, every class colour of a scatter plot is
  * present, the curves are drawn in their colours, text leaves ink, and
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "runtime/data/image.h"
-#include "../tools/plot.h"
+#include "runtime/run/plot.h"
 
 #define WORK SUPCON_TEST_WORK "/plot"
 

@@ -16,7 +16,7 @@
 
 #include "cli_runner.h"
 #include "runtime/data/image.h"
-#include "../tools/train.h"
+#include "runtime/run/run.h"
 
 #define WORK SUPCON_TEST_WORK "/train"
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
@@ -155,8 +155,8 @@ static void test_ce_end_to_end(void **state)
 
 /* --label-noise flips training labels only, exactly round(P * n_train)
  * of them, each to another class, seeded; validation labels stay.  In
- * process, through run_data_open() (tools/train_util.c, linked in by
- * tests/cmake/embed.cmake); then the CLI records it. */
+ * process, through run_data_open() (runtime/run/run_util.c, part of
+ * supcon_core); then the CLI records it. */
 static void test_label_noise(void **state)
 {
 	(void)state;

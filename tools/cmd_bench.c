@@ -8,8 +8,8 @@
  * "key: value" per line for scripts; the last line is `median_ms: X`.
  * gflop counts the product ops the way papers count them (a Winograd
  * convolution does fewer multiplications than it is credited with), and
- * --sgemm measures the float32 rate they are a fraction of.  The model
- * side goes through the public C API only (runtime/supcon.h). */
+ * --sgemm measures the float32 rate they are a fraction of (the sgemm
+ * job).  Everything goes through the public C API (runtime/supcon.h). */
 #include "cli_api.h"
 
 #include <stdlib.h>
@@ -17,10 +17,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include <dnnl.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static cli_opt bench_opts[] = {
 	{"in", 0, CLI_LIST, "NAME=FILE",
@@ -87,7 +83,7 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int parse_bench_args(const cli_args *a, bench_job *job, sc_error *err)
+static int parse_bench_args(const cli_args *a, bench_job *job, cli_err *err)
 {
 	int rc;
 	if ((rc = cli_one_model(&bench_spec, a, &job->model_path, err)))
@@ -99,28 +95,28 @@ static int parse_bench_args(const cli_args *a, bench_job *job, sc_error *err)
 	    (rc = cli_int_option(a, "batch", 1, 1 << 20, 1, &job->batch, err)) ||
 	    (rc = cli_int_option(a, "seed", 0, INT64_MAX, 1, &job->seed, err)))
 		return rc;
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 /* Random data for the inputs without --in. */
-static int fill_inputs(bench_job *job, sc_error *err)
+static int fill_inputs(bench_job *job, cli_err *err)
 {
 	int filled = 0;
 	int rc = cli_feed_fill_random(job->s, job->batch_given ? job->batch : 0,
 				      (uint64_t)job->seed, &job->in, &filled, err);
-	if (rc != SC_OK)
+	if (rc != SUPCON_OK)
 		return rc;
 	if (job->batch_given && filled == 0)
-		return sc_fail(err, SC_EINVAL, "--batch %lld: every input is given by --in, "
+		return cli_set_err(err, SUPCON_EINVAL, "--batch %lld: every input is given by --in, "
 			       "so it would not be used", job->batch);
-	return SC_OK;
+	return SUPCON_OK;
 }
 
-static int timed_runs(bench_job *job, sc_error *err)
+static int timed_runs(bench_job *job, cli_err *err)
 {
 	job->ms = malloc((size_t)job->repeat * sizeof *job->ms);
 	if (!job->ms)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
+		return cli_set_err(err, SUPCON_ENOMEM, "out of memory");
 	long long total = job->warmup + job->repeat;
 	for (long long r = 0; r < total; r++) {
 		double t0 = now_ms();
@@ -135,7 +131,7 @@ static int timed_runs(bench_job *job, sc_error *err)
 		if (r >= job->warmup)
 			job->ms[r - job->warmup] = dt;
 	}
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 /* dim 0 of the model's first input, as bound in this run; 1 for a scalar */
@@ -210,7 +206,7 @@ static void print_report(const bench_job *job)
 	printf("median_ms: %.3f\n", median);
 }
 
-static int bench_job_do(const cli_args *a, bench_job *job, sc_error *err)
+static int bench_job_do(const cli_args *a, bench_job *job, cli_err *err)
 {
 	const cli_opt *in = cli_find(a, "in");
 	int rc;
@@ -222,51 +218,28 @@ static int bench_job_do(const cli_args *a, bench_job *job, sc_error *err)
 	    (rc = fill_inputs(job, err)) || (rc = timed_runs(job, err)))
 		return rc;
 	print_report(job);
-	return SC_OK;
+	return SUPCON_OK;
 }
 
-/* C = A B on n x n float matrices with oneDNN's sgemm, the best of
- * `repeat` runs after one warm-up: the float32 rate this machine's cores
- * reach on the best-case product, which GFLOP/s figures are fractions of. */
-static int sgemm_peak(const cli_args *a, sc_error *err)
+/* --sgemm: the sgemm job, with the options it shares with a model bench. */
+static int sgemm_peak(const cli_args *a)
 {
-	long long n, threads, repeat;
-	int rc;
-	if ((rc = cli_int_option(a, "sgemm", 64, 8192, 2048, &n, err)) ||
-	    (rc = cli_int_option(a, "threads", 1, 4096, 0, &threads, err)) ||
-	    (rc = cli_int_option(a, "repeat", 1, 1000000, 5, &repeat, err)))
-		return rc;
-#ifdef _OPENMP
-	if (threads > 0)
-		omp_set_num_threads((int)threads);
-#endif
-	size_t count = (size_t)n * (size_t)n;
-	float *m = malloc(3 * count * sizeof *m);
-	if (!m)
-		return sc_fail(err, SC_ENOMEM, "--sgemm %lld: out of memory", n);
-	for (size_t i = 0; i < 2 * count; i++)
-		m[i] = (float)(i % 17) * 0.01f;
-	double best = 0;
-	for (long long r = 0; r <= repeat; r++) {
-		double t0 = now_ms();
-		dnnl_status_t st = dnnl_sgemm('N', 'N', n, n, n, 1.0f, m, n,
-					      m + count, n, 0.0f, m + 2 * count, n);
-		double dt = now_ms() - t0;
-		if (st != dnnl_success) {
-			free(m);
-			return sc_fail(err, SC_EINTERNAL, "dnnl_sgemm failed (status %d)",
-				       (int)st);
-		}
-		if (r > 0 && (best == 0 || dt < best))
-			best = dt;
+	static const char *const keys[] = {"sgemm", "threads", "repeat"};
+	cli_err e = {0};
+	supcon_job *j = NULL;
+	supcon_status st = supcon_job_create("sgemm", &j);
+	int rc = st ? cli_job_err(&e, NULL, st) : SUPCON_OK;
+	for (int i = 0; !rc && i < 3; i++) {
+		const char *v = cli_value(a, keys[i], NULL);
+		if (v && (st = supcon_job_set(j, keys[i], v)))
+			rc = cli_job_err(&e, j, st);
 	}
-	free(m);
-	double gflop = 2.0 * (double)n * (double)n * (double)n * 1e-9;
-	printf("sgemm: %lld x %lld x %lld, %lld timed runs\n", n, n, n, repeat);
-	printf("threads: %s\n", threads ? "as given" : "default");
-	printf("min_ms: %.3f\n", best);
-	printf("sgemm_gflop_per_s: %.1f\n", gflop * 1e3 / best);
-	return SC_OK;
+	if (!rc && (st = supcon_job_set_output(j, stdout)))
+		rc = cli_job_err(&e, j, st);
+	if (!rc && (st = supcon_job_run(j)))
+		rc = cli_job_err(&e, j, st);
+	supcon_job_free(j);
+	return rc ? cli_fail("bench", &e) : cli_finish("bench", CLI_EXIT_OK);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -275,22 +248,24 @@ int cmd_bench(int argc, char **argv)
 	int status;
 	if (!cli_begin(&bench_spec, argc, argv, &args, &status))
 		return status;
-	sc_error err = {0};
+	cli_err err = {0};
 	bench_job job;
 	memset(&job, 0, sizeof job);
 	int rc;
 	if (cli_has(&args, "sgemm")) {
-		rc = sgemm_peak(&args, &err);
+		rc = sgemm_peak(&args);
+		cli_args_free(&args);
+		return rc;
 	} else {
 		rc = parse_bench_args(&args, &job, &err);
-		if (rc == SC_OK)
+		if (rc == SUPCON_OK)
 			rc = bench_job_do(&args, &job, &err);
 	}
 	free(job.ms);
 	cli_feed_free(&job.in);
 	supcon_session_free(job.s);
 	cli_args_free(&args);
-	if (rc != SC_OK)
+	if (rc != SUPCON_OK)
 		return cli_fail("bench", &err);
 	return cli_finish("bench", CLI_EXIT_OK);
 }

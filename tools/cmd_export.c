@@ -1,6 +1,6 @@
-/* cmd_export.c: `supcon export RUNDIR -o classifier.onnx`. */
+/* cmd_export.c: `supcon export RUNDIR -o classifier.onnx`: the export
+ * job of the public API. */
 #include "cli.h"
-#include "train.h"
 
 #include <stdio.h>
 
@@ -31,21 +31,14 @@ int cmd_export(int argc, char **argv)
 	int status;
 	if (!cli_begin(&export_spec, argc, argv, &a, &status))
 		return status;
-	sc_error err = {0};
-	int rc = SC_OK;
-	char dflt[4096];
-	if (a.n_pos != 1)
-		rc = sc_fail(&err, SC_EINVAL, a.n_pos ? "one RUNDIR only" :
-			     "missing RUNDIR");
-	if (!rc)
-		rc = run_path(dflt, sizeof dflt, a.pos[0], "classifier.onnx", &err);
-	const char *out = rc ? NULL : cli_value(&a, "out", dflt);
-	if (!rc)
-		rc = run_export(a.pos[0], out, cli_has(&a, "softmax"), &err);
-	if (!rc)
-		printf("wrote %s\n", out);
+	int rc;
+	if (a.n_pos != 1) {
+		cli_error("export", "%s", a.n_pos ? "one RUNDIR only" : "missing RUNDIR");
+		rc = CLI_EXIT_USAGE;
+	} else {
+		const char *extra[] = {"rundir", a.pos[0], NULL};
+		rc = cli_run_job("export", "export", &a, extra, NULL);
+	}
 	cli_args_free(&a);
-	if (rc)
-		return cli_fail("export", &err);
-	return cli_finish("export", CLI_EXIT_OK);
+	return rc;
 }

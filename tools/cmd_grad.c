@@ -6,17 +6,11 @@
  * plain ONNX file.  Every check that can fail on the user's input (flags,
  * the loss, ops without gradient rules) happens before the file is
  * written, and the file is written through a temporary name, so a failure
- * never leaves a half-written model. */
+ * never leaves a half-written model.  This file is the command line; the
+ * work is the grad job of the public API (runtime/run/job_grad.c). */
 #include "cli.h"
 
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "onnx/onnx.h"
-#include "runtime/optim.h"
-#include "runtime/train_graph.h"
+#include <stdio.h>
 
 static cli_opt grad_opts[] = {
 	{"loss", 0, CLI_VALUE, "supcon|ce|OUTPUT",
@@ -57,118 +51,21 @@ static const cli_spec grad_spec = {
 	.n_opts = (int)(sizeof grad_opts / sizeof grad_opts[0]),
 };
 
-/* Option `name` as a finite number >= 0, if given. */
-static int double_option(const cli_args *a, const char *name, double *out,
-			 sc_error *err)
-{
-	const char *s = cli_value(a, name, NULL);
-	if (!s)
-		return SC_OK;
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || *end || errno == ERANGE || !isfinite(v) || v < 0)
-		return sc_fail(err, SC_EINVAL,
-			       "--%s: '%s' is not a finite number >= 0", name, s);
-	*out = v;
-	return SC_OK;
-}
-
-static int parse_grad_args(const cli_args *a, const char **model_path,
-			   const char **out_path, train_graph_options *o,
-			   sc_error *err)
-{
-	int rc = cli_one_model(&grad_spec, a, model_path, err);
-	if (rc)
-		return rc;
-	const char *loss = cli_value(a, "loss", NULL);
-	if (!loss || !*loss)
-		return sc_fail(err, SC_EINVAL,
-			       "missing --loss supcon|ce|OUTPUT (what to minimise)");
-	*out_path = cli_value(a, "out", NULL);
-	if (!*out_path || !**out_path)
-		return sc_fail(err, SC_EINVAL,
-			       "missing -o TRAIN.onnx (where to write the training graph)");
-	train_graph_options_init(o);
-	train_graph_parse_loss(o, loss);
-	optim_kind kind = OPTIM_SGD;
-	const char *opt = cli_value(a, "optimizer", NULL);
-	if (opt && (rc = optim_kind_parse(opt, &kind, err))) {
-		sc_error_prefix(err, "--optimizer: ");
-		return rc;
-	}
-	optim_config_init(&o->optim, kind);
-	if ((rc = double_option(a, "lr", &o->optim.lr, err)) ||
-	    (rc = double_option(a, "momentum", &o->optim.momentum, err)) ||
-	    (rc = double_option(a, "weight-decay", &o->optim.weight_decay, err)) ||
-	    (rc = double_option(a, "temperature", &o->temperature, err)))
-		return rc;
-	if (cli_has(a, "temperature") && !(o->temperature > 0))
-		return sc_fail(err, SC_EINVAL, "--temperature must be > 0");
-	if (cli_has(a, "temperature") && o->loss != TRAIN_LOSS_SUPCON)
-		return sc_fail(err, SC_EINVAL,
-			       "--temperature applies to --loss supcon only");
-	if (cli_has(a, "momentum") && kind != OPTIM_SGD && kind != OPTIM_RMSPROP)
-		return sc_fail(err, SC_EINVAL,
-			       "--momentum applies to sgd and rmsprop, not %s",
-			       optim_kind_name(kind));
-	if ((rc = optim_config_check(&o->optim, err)))
-		sc_error_prefix(err, "--optimizer %s: ", optim_kind_name(kind));
-	return rc;
-}
-
-static void print_summary(const char *out_path, const train_graph_options *o,
-			  const train_graph_info *info, const graph_model *m)
-{
-	const graph *g = m->graph;
-	printf("wrote %s\n", out_path);
-	printf("loss: %s\n", g->values[g->outputs[0]].name);
-	printf("optimizer: %s (lr %g), %d update node%s, %d state tensor%s per parameter\n",
-	       optim_kind_name(o->optim.kind), o->optim.lr, info->n_groups,
-	       info->n_groups == 1 ? "" : "s", info->n_states,
-	       info->n_states == 1 ? "" : "s");
-	printf("parameters: %d (%lld elements)", info->n_params,
-	       (long long)info->n_param_elements);
-	if (info->n_skipped)
-		printf(", %d float initializer%s without a gradient left as is",
-		       info->n_skipped, info->n_skipped == 1 ? "" : "s");
-	putchar('\n');
-	printf("inputs: %d, outputs: %d, nodes: %d\n", g->n_inputs, g->n_outputs,
-	       g->n_nodes);
-}
-
-static int grad_do(const char *model_path, const char *out_path,
-		   const train_graph_options *o, sc_error *err)
-{
-	graph_model *m = NULL;
-	int rc = cli_load_model(model_path, 0, &m, err);
-	if (rc)
-		return rc;
-	train_graph_info info;
-	rc = train_graph_build(m, o, &info, err);
-	if (rc) {
-		sc_error_prefix(err, "%s: ", model_path);
-	} else if ((rc = onnx_save_file(m, out_path, err)) == SC_OK) {
-		print_summary(out_path, o, &info, m);
-	}
-	graph_model_free(m);
-	return rc;
-}
-
 int cmd_grad(int argc, char **argv)
 {
 	cli_args args;
 	int status;
 	if (!cli_begin(&grad_spec, argc, argv, &args, &status))
 		return status;
-	sc_error err = {0};
-	const char *model_path = NULL, *out_path = NULL;
-	train_graph_options o;
-	int rc = parse_grad_args(&args, &model_path, &out_path, &o, &err);
-	if (rc == SC_OK)
-		rc = grad_do(model_path, out_path, &o, &err);
-	cli_args_free(&args);
-	if (rc != SC_OK)
+	cli_err err = {0};
+	const char *path = NULL;
+	int rc = cli_one_model(&grad_spec, &args, &path, &err);
+	if (rc) {
+		cli_args_free(&args);
 		return cli_fail("grad", &err);
-	return cli_finish("grad", CLI_EXIT_OK);
+	}
+	const char *extra[] = {"model", path, NULL};
+	rc = cli_run_job("grad", "grad", &args, extra, NULL);
+	cli_args_free(&args);
+	return rc;
 }

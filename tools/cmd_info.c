@@ -311,20 +311,20 @@ int cmd_info(int argc, char **argv)
 	int status;
 	if (!cli_begin(&info_spec, argc, argv, &args, &status))
 		return status;
-	sc_error err = {0};
+	cli_err err = {0};
 	info_facts facts = {0};
 	supcon_session *s = NULL;
 	int rc = cli_one_model(&info_spec, &args, &facts.path, &err);
-	if (rc == SC_OK)
+	if (rc == SUPCON_OK)
 		rc = cli_check_input_file(facts.path, "model", &err);
 	supcon_status st = SUPCON_OK;
-	if (rc == SC_OK && !(st = supcon_session_create_with(facts.path, "prepare=0", &s)))
+	if (rc == SUPCON_OK && !(st = supcon_session_create_with(facts.path, "prepare=0", &s)))
 		st = read_facts(s, &facts);
-	if (rc == SC_OK && st != SUPCON_OK) {
+	if (rc == SUPCON_OK && st != SUPCON_OK) {
 		const char *msg = supcon_last_error();
-		rc = sc_fail(&err, (int)st, "%s", *msg ? msg : supcon_status_name(st));
+		rc = cli_set_err(&err, (int)st, "%s", *msg ? msg : supcon_status_name(st));
 	}
-	if (rc == SC_OK) {
+	if (rc == SUPCON_OK) {
 		if (cli_has(&args, "json"))
 			print_json(stdout, s, &facts);
 		else
@@ -333,7 +333,7 @@ int cmd_info(int argc, char **argv)
 	info_facts_free(&facts);
 	supcon_session_free(s);
 	cli_args_free(&args);
-	if (rc != SC_OK)
+	if (rc != SUPCON_OK)
 		return cli_fail("info", &err);
 	return cli_finish("info", CLI_EXIT_OK);
 }

@@ -58,16 +58,16 @@ typedef struct run_job {
 	cli_feed in;
 } run_job;
 
-static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
+static int parse_run_args(const cli_args *a, run_job *job, cli_err *err)
 {
 	int rc = cli_one_model(&run_spec, a, &job->model_path, err);
-	if (rc != SC_OK)
+	if (rc != SUPCON_OK)
 		return rc;
 	job->out_dir = cli_value(a, "out", NULL);
 	if (!job->out_dir)
-		return sc_fail(err, SC_EINVAL, "missing --out DIR (the folder for the outputs)");
+		return cli_set_err(err, SUPCON_EINVAL, "missing --out DIR (the folder for the outputs)");
 	rc = cli_int_option(a, "threads", 1, 4096, 0, &job->threads, err);
-	if (rc == SC_OK)
+	if (rc == SUPCON_OK)
 		rc = cli_int_option(a, "seed", 0, INT64_MAX, 1, &job->seed, err);
 	const cli_opt *grad = cli_find(a, "grad");
 	job->n_grad = grad ? grad->n_values : 0;
@@ -77,20 +77,20 @@ static int parse_run_args(const cli_args *a, run_job *job, sc_error *err)
 
 /* Writes t as DIR/<kind>_<i>.pb and prints one line for it. */
 static int write_one(const run_job *job, const char *kind, int i,
-		     const supcon_tensor *t, const char *name, sc_error *err)
+		     const supcon_tensor *t, const char *name, cli_err *err)
 {
 	size_t len = strlen(job->out_dir) + 32;
 	char *path = malloc(len);
 	if (!path)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
+		return cli_set_err(err, SUPCON_ENOMEM, "out of memory");
 	/* "out/" and "out" name the same files */
 	int dir_len = (int)strlen(job->out_dir);
 	while (dir_len > 1 && job->out_dir[dir_len - 1] == '/')
 		dir_len--;
 	snprintf(path, len, "%.*s/%s_%d.pb", dir_len, job->out_dir, kind, i);
 	supcon_status st = supcon_tensor_save_pb(t, name, path);
-	int rc = st ? cli_api_fail(err, st) : SC_OK;
-	if (rc == SC_OK) {
+	int rc = st ? cli_api_fail(err, st) : SUPCON_OK;
+	if (rc == SUPCON_OK) {
 		printf("%s  %s  ", path, name);
 		cli_api_print_shape(stdout, t);
 		putchar('\n');
@@ -102,11 +102,11 @@ static int write_one(const run_job *job, const char *kind, int i,
 /* Writes output_<i>.pb for the model's own outputs, then grad_<k>.pb for
  * each --grad; a gradient the output does not depend on is zeros, with
  * one warning line. */
-static int write_outputs(const run_job *job, sc_error *err)
+static int write_outputs(const run_job *job, cli_err *err)
 {
-	int n = 0, rc = SC_OK;
+	int n = 0, rc = SUPCON_OK;
 	supcon_session_output_count(job->s, &n);
-	for (int i = 0; i < n && rc == SC_OK; i++) {
+	for (int i = 0; i < n && rc == SUPCON_OK; i++) {
 		const char *name = "";
 		supcon_tensor *t = NULL;
 		supcon_status st = supcon_session_output_name(job->s, i, &name);
@@ -115,7 +115,7 @@ static int write_outputs(const run_job *job, sc_error *err)
 		rc = st ? cli_api_fail(err, st) : write_one(job, "output", i, t, name, err);
 		supcon_tensor_free(t);
 	}
-	for (int k = 0; k < job->n_grad && rc == SC_OK; k++) {
+	for (int k = 0; k < job->n_grad && rc == SUPCON_OK; k++) {
 		char name[512];
 		snprintf(name, sizeof name, "%s_grad", job->grad[k]);
 		if (!job->depends[k]) {
@@ -131,28 +131,28 @@ static int write_outputs(const run_job *job, sc_error *err)
 
 /* The session, with the backward graph built for --grad before any input
  * is read, so that a bad name costs nothing. */
-static int open_session(const cli_args *a, run_job *job, sc_error *err)
+static int open_session(const cli_args *a, run_job *job, cli_err *err)
 {
 	int rc = cli_api_session_options(a, job->threads, job->options,
 					 sizeof job->options, err);
-	if (rc == SC_OK)
+	if (rc == SUPCON_OK)
 		rc = cli_api_open(job->model_path, job->options, &job->s, err);
-	if (rc != SC_OK || job->n_grad == 0)
+	if (rc != SUPCON_OK || job->n_grad == 0)
 		return rc;
 	job->depends = calloc((size_t)job->n_grad, sizeof *job->depends);
 	job->grads = calloc((size_t)job->n_grad, sizeof *job->grads);
 	if (!job->depends || !job->grads)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
+		return cli_set_err(err, SUPCON_ENOMEM, "out of memory");
 	supcon_status st = supcon_session_prepare_grad(job->s, job->n_grad, job->grad,
 						       job->depends);
 	if (st != SUPCON_OK) {
 		rc = cli_api_fail(err, st);
-		sc_error_prefix(err, "%s: --grad: ", job->model_path);
+		cli_err_prefix(err, "%s: --grad: ", job->model_path);
 	}
 	return rc;
 }
 
-static int run_job_do(const cli_args *a, run_job *job, sc_error *err)
+static int run_job_do(const cli_args *a, run_job *job, cli_err *err)
 {
 	const cli_opt *in = cli_find(a, "in");
 	int rc;
@@ -189,15 +189,15 @@ int cmd_run(int argc, char **argv)
 	int status;
 	if (!cli_begin(&run_spec, argc, argv, &args, &status))
 		return status;
-	sc_error err = {0};
+	cli_err err = {0};
 	run_job job;
 	memset(&job, 0, sizeof job);
 	int rc = parse_run_args(&args, &job, &err);
-	if (rc == SC_OK)
+	if (rc == SUPCON_OK)
 		rc = run_job_do(&args, &job, &err);
 	run_job_free(&job);
 	cli_args_free(&args);
-	if (rc != SC_OK)
+	if (rc != SUPCON_OK)
 		return cli_fail("run", &err);
 	return cli_finish("run", CLI_EXIT_OK);
 }

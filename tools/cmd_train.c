@@ -1,13 +1,11 @@
 /* cmd_train.c: `supcon train` (stage 1 with SupCon or SimCLR, or the
- * cross-entropy baseline) and `supcon linear RUNDIR` (stage 2). */
+ * cross-entropy baseline) and `supcon linear RUNDIR` (stage 2): the train
+ * and linear jobs of the public API with the command line's options. */
 #include "cli.h"
-#include "train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "runtime/dist.h"
 
 #define MAX_OPTS 64
 
@@ -17,8 +15,8 @@ static int make_table(cli_opt *table, const cli_opt *own, int n_own)
 	int n = 0;
 	for (int i = 0; i < n_own; i++)
 		table[n++] = own[i];
-	for (int i = 0; i < run_n_options && n < MAX_OPTS; i++)
-		table[n++] = run_options[i];
+	for (int i = 0; i < cli_n_run_options && n < MAX_OPTS; i++)
+		table[n++] = cli_run_options[i];
 	return n;
 }
 
@@ -58,45 +56,19 @@ int cmd_train(int argc, char **argv)
 	int status;
 	if (!cli_begin(&spec, argc, argv, &a, &status))
 		return status;
-	sc_error err = {0};
-	run_config c;
-	run_config_defaults(&c, "supcon");
-	long long bench = 0;
-	int rc = dist_init(&err);
-	if (rc) {
-		cli_args_free(&a);
-		return cli_fail("train", &err);
+	int rc;
+	if (a.n_pos) {
+		cli_error("train", "unexpected argument '%s' (options only; see --help)",
+			  a.pos[0]);
+		rc = CLI_EXIT_USAGE;
+	} else {
+		rc = cli_run_job("train", "train", &a, NULL, NULL);
 	}
-	/* rank 0 speaks for the job; the others only report errors */
-	if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout))
-		fprintf(stderr, "supcon train: rank %d: cannot silence stdout\n",
-			dist_rank());
-	if (a.n_pos)
-		rc = sc_fail(&err, SC_EINVAL, "unexpected argument '%s' (options "
-			     "only; see --help)", a.pos[0]);
-	if (!rc)
-		rc = run_config_from_args(&c, &a, &err);
-	if (!rc)
-		rc = cli_int_option(&a, "bench", 1, 1000000, 0, &bench, &err);
-	char dflt[64];
-	snprintf(dflt, sizeof dflt, "runs/%s", c.method);
-	const char *dir = cli_value(&a, "out", dflt);
-	if (!rc)
-		rc = run_config_check(&c, &err);
-	if (!rc)
-		rc = run_train(&c, dir, cli_has(&a, "resume"), bench, &a, &err);
 	cli_args_free(&a);
-	if (rc && dist_size() > 1) {
-		/* the other ranks may be waiting in a collective for this one:
-		 * end them all rather than let them hang */
-		int code = cli_fail("train", &err);
-		dist_abort(code);
-		return code;
-	}
-	dist_finalize();
-	if (rc)
-		return cli_fail("train", &err);
-	return cli_finish("train", CLI_EXIT_OK);
+	/* under mpirun: leave the world, or end every rank on a failure (the
+	 * others may be waiting for this one in a collective) */
+	supcon_dist_finish(rc);
+	return rc;
 }
 
 static const cli_opt linear_own[] = {
@@ -126,25 +98,15 @@ int cmd_linear(int argc, char **argv)
 	int status;
 	if (!cli_begin(&spec, argc, argv, &a, &status))
 		return status;
-	sc_error err = {0};
-	run_config c;
-	run_config_defaults(&c, "linear");
-	int rc = SC_OK;
-	if (dist_launched_ranks() > 1)
-		rc = sc_fail(&err, SC_EUNSUPPORTED, "stage 2 runs in one process; "
-			     "start it without mpirun");
-	else if (a.n_pos != 1)
-		rc = sc_fail(&err, SC_EINVAL, a.n_pos ? "one RUNDIR only" :
-			     "missing RUNDIR (a supcon train --out folder)");
-	else if (cli_has(&a, "method") || cli_has(&a, "model") || cli_has(&a, "head"))
-		rc = sc_fail(&err, SC_EINVAL, "--method, --model and --head belong to "
-			     "supcon train; linear reads them from RUNDIR");
-	if (!rc)
-		rc = run_config_from_args(&c, &a, &err);
-	if (!rc)
-		rc = run_linear(a.pos[0], &c, cli_has(&a, "resume"), &a, &err);
+	int rc;
+	if (a.n_pos != 1) {
+		cli_error("linear", "%s", a.n_pos ? "one RUNDIR only" :
+			  "missing RUNDIR (a supcon train --out folder)");
+		rc = CLI_EXIT_USAGE;
+	} else {
+		const char *extra[] = {"rundir", a.pos[0], NULL};
+		rc = cli_run_job("linear", "linear", &a, extra, NULL);
+	}
 	cli_args_free(&a);
-	if (rc)
-		return cli_fail("linear", &err);
-	return cli_finish("linear", CLI_EXIT_OK);
+	return rc;
 }

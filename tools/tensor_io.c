@@ -11,37 +11,37 @@
 
 /* --- sessions -------------------------------------------------------------- */
 
-int cli_api_fail(sc_error *err, supcon_status st)
+int cli_api_fail(cli_err *err, supcon_status st)
 {
 	const char *msg = supcon_last_error();
-	return sc_fail(err, st != SUPCON_OK ? (int)st : SC_EINTERNAL, "%s",
+	return cli_set_err(err, st != SUPCON_OK ? (int)st : SUPCON_EINTERNAL, "%s",
 		       *msg ? msg : supcon_status_name(st));
 }
 
 int cli_api_open(const char *path, const char *options, supcon_session **out,
-		 sc_error *err)
+		 cli_err *err)
 {
 	*out = NULL;
 	int rc = cli_check_input_file(path, "model", err);
-	if (rc != SC_OK)
+	if (rc != SUPCON_OK)
 		return rc;
 	supcon_status st = supcon_session_create_with(path, options, out);
-	return st ? cli_api_fail(err, st) : SC_OK;
+	return st ? cli_api_fail(err, st) : SUPCON_OK;
 }
 
 int cli_api_session_options(const cli_args *a, long long threads, char *buf,
-			    size_t len, sc_error *err)
+			    size_t len, cli_err *err)
 {
 	size_t max_memory = 0;
 	if (cli_has(a, "max-memory")) {
 		int rc = cli_parse_bytes("--max-memory", cli_value(a, "max-memory", NULL),
 					 &max_memory, err);
-		if (rc != SC_OK)
+		if (rc != SUPCON_OK)
 			return rc;
 	}
 	snprintf(buf, len, "threads=%lld,check_numerics=%d,max_memory=%zu", threads,
 		 cli_has(a, "check-numerics"), max_memory);
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 void cli_api_print_shape(FILE *f, const supcon_tensor *t)
@@ -70,7 +70,7 @@ static uint64_t name_seed(uint64_t seed, const char *name)
 
 static int random_tensor(int dtype, int rank, const int64_t *dims,
 			 uint64_t seed, const char *name, supcon_tensor **out,
-			 sc_error *err)
+			 cli_err *err)
 {
 	supcon_status st = supcon_tensor_create((supcon_dtype)dtype, rank, dims, out);
 	if (st == SUPCON_OK)
@@ -80,7 +80,7 @@ static int random_tensor(int dtype, int rank, const int64_t *dims,
 		*out = NULL;
 		return cli_api_fail(err, st);
 	}
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 /* The dtype random data gets for input name: its declared one, which must
@@ -103,40 +103,40 @@ static int random_dtype(const supcon_session *s, const char *name, char *type,
 }
 
 static int random_refused(const char *name, const char *type, const char *prefix,
-			  sc_error *err)
+			  cli_err *err)
 {
 	const char *what = strchr(type, '(') ? "not a tensor" : type;
-	return sc_fail(err, SC_EINVAL,
+	return cli_set_err(err, SUPCON_EINVAL,
 		       "%sinput '%s' is %s, but random data is floating point; "
 		       "give --in %s=FILE", prefix, name, what, name);
 }
 
 /* "16x3x224x224" -> dims; "" is a scalar. */
 static int parse_shape(const char *s, const char *flag, int *rank, int64_t *dims,
-		       sc_error *err)
+		       cli_err *err)
 {
 	*rank = 0;
 	if (!*s)
-		return SC_OK;
+		return SUPCON_OK;
 	for (const char *p = s;;) {
 		if (*rank == SUPCON_MAX_RANK)
-			return sc_fail(err, SC_EINVAL, "%s: more than %d dims", flag,
+			return cli_set_err(err, SUPCON_EINVAL, "%s: more than %d dims", flag,
 				       SUPCON_MAX_RANK);
 		if (*p < '0' || *p > '9')
-			return sc_fail(err, SC_EINVAL,
+			return cli_set_err(err, SUPCON_EINVAL,
 				       "%s: bad shape '%s' (expected dims like 16x3x224x224)",
 				       flag, s);
 		char *end;
 		errno = 0;
 		long long d = strtoll(p, &end, 10);
 		if (errno == ERANGE || d > ((long long)1 << 48))
-			return sc_fail(err, SC_EINVAL, "%s: dim '%.20s' is too large",
+			return cli_set_err(err, SUPCON_EINVAL, "%s: dim '%.20s' is too large",
 				       flag, p);
 		dims[(*rank)++] = d;
 		if (*end == '\0')
-			return SC_OK;
+			return SUPCON_OK;
 		if (*end != 'x')
-			return sc_fail(err, SC_EINVAL,
+			return cli_set_err(err, SUPCON_EINVAL,
 				       "%s: bad shape '%s' (expected dims like 16x3x224x224)",
 				       flag, s);
 		p = end + 1;
@@ -162,20 +162,20 @@ const supcon_tensor *cli_feed_find(const cli_feed *in, const char *name)
 /* Takes t (and a copy of name and source) as input `name`, replacing an
  * earlier tensor of the same name. */
 static int feed_put(cli_feed *in, const char *name, const char *source,
-		    supcon_tensor *t, sc_error *err)
+		    supcon_tensor *t, cli_err *err)
 {
 	int i = feed_index(in, name);
 	char *src = strdup(source);
 	if (!src) {
 		supcon_tensor_free(t);
-		return sc_fail(err, SC_ENOMEM, "out of memory");
+		return cli_set_err(err, SUPCON_ENOMEM, "out of memory");
 	}
 	if (i >= 0) {
 		supcon_tensor_free(in->tensors[i]);
 		free(in->sources[i]);
 		in->tensors[i] = t;
 		in->sources[i] = src;
-		return SC_OK;
+		return SUPCON_OK;
 	}
 	size_t n = (size_t)in->n + 1;
 	char **names = realloc(in->names, n * sizeof *names);
@@ -192,13 +192,13 @@ static int feed_put(cli_feed *in, const char *name, const char *source,
 		free(copy);
 		free(src);
 		supcon_tensor_free(t);
-		return sc_fail(err, SC_ENOMEM, "out of memory");
+		return cli_set_err(err, SUPCON_ENOMEM, "out of memory");
 	}
 	in->names[in->n] = copy;
 	in->tensors[in->n] = t;
 	in->sources[in->n] = src;
 	in->n++;
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 void cli_feed_free(cli_feed *in)
@@ -257,42 +257,42 @@ static int starts_like_png(const char *path)
 
 /* FILE.pb or FILE.png into a new tensor; messages name the --in. */
 static int load_file(const char *name, const char *path, supcon_tensor **t,
-		     sc_error *err)
+		     cli_err *err)
 {
 	int rc = cli_check_input_file(path, "input file", err);
-	if (rc == SC_OK) {
+	if (rc == SUPCON_OK) {
 		supcon_status st = has_png_suffix(path) || starts_like_png(path) ?
 				   supcon_tensor_load_png(path, 0, t) :
 				   supcon_tensor_load_pb(path, t);
 		if (st != SUPCON_OK)
 			rc = cli_api_fail(err, st);
 	}
-	if (rc != SC_OK)
-		sc_error_prefix(err, "--in %.60s: ", name);
+	if (rc != SUPCON_OK)
+		cli_err_prefix(err, "--in %.60s: ", name);
 	return rc;
 }
 
 static int load_one(const supcon_session *s, const char *spec, uint64_t seed,
-		    cli_feed *out, sc_error *err)
+		    cli_feed *out, cli_err *err)
 {
 	char flag[96];
 	snprintf(flag, sizeof flag, "--in %.60s%s", spec, strlen(spec) > 60 ? "..." : "");
 	const char *eq = strchr(spec, '=');
 	if (!eq || eq == spec)
-		return sc_fail(err, SC_EINVAL, "%s: expected NAME=FILE", flag);
+		return cli_set_err(err, SUPCON_EINVAL, "%s: expected NAME=FILE", flag);
 	char *name = strndup(spec, (size_t)(eq - spec));
 	if (!name)
-		return sc_fail(err, SC_ENOMEM, "out of memory");
+		return cli_set_err(err, SUPCON_ENOMEM, "out of memory");
 	const char *what = eq + 1;
 	int index = -1;
 	supcon_session_find_input(s, name, &index);
 	if (index == -1) {
 		char names[512];
 		list_inputs(s, names, sizeof names);
-		sc_fail(err, SC_EINVAL, "%s: the model has no input '%s' (its inputs: %s)",
+		cli_set_err(err, SUPCON_EINVAL, "%s: the model has no input '%s' (its inputs: %s)",
 			flag, name, names);
 		free(name);
-		return SC_EINVAL;
+		return SUPCON_EINVAL;
 	}
 
 	supcon_tensor *t = NULL;
@@ -304,48 +304,48 @@ static int load_one(const supcon_session *s, const char *spec, uint64_t seed,
 		snprintf(prefix, sizeof prefix, "%s: ", flag);
 		rc = dtype ? parse_shape(what + 7, flag, &rank, dims, err) :
 			     random_refused(name, type, prefix, err);
-		if (rc == SC_OK)
+		if (rc == SUPCON_OK)
 			rc = random_tensor(dtype, rank, dims, seed, name, &t, err);
 	} else {
 		rc = load_file(name, what, &t, err);
 	}
-	if (rc == SC_OK)
+	if (rc == SUPCON_OK)
 		rc = feed_put(out, name, what, t, err);
 	free(name);
 	return rc;
 }
 
 int cli_feed_load(const supcon_session *s, const char *const *specs, int n,
-		  uint64_t seed, cli_feed *out, sc_error *err)
+		  uint64_t seed, cli_feed *out, cli_err *err)
 {
 	memset(out, 0, sizeof *out);
 	for (int i = 0; i < n; i++) {
 		int rc = load_one(s, specs[i], seed, out, err);
-		if (rc != SC_OK) {
+		if (rc != SUPCON_OK) {
 			cli_feed_free(out);
 			return rc;
 		}
 	}
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 /* The shape random data gets for data input i: its declared one, with a
  * symbolic or unknown first dim set to batch (1 when 0). */
 static int declared_shape(const supcon_session *s, int i, const char *name,
-			  int64_t batch, int *rank, int64_t *dims, sc_error *err)
+			  int64_t batch, int *rank, int64_t *dims, cli_err *err)
 {
 	supcon_session_input_info(s, i, NULL, rank, NULL, 0);
 	if (*rank < 0)
-		return sc_fail(err, SC_EINVAL,
+		return cli_set_err(err, SUPCON_EINVAL,
 			       "input '%s' declares no shape; give --in %s=random:SHAPE",
 			       name, name);
 	if (*rank > SUPCON_MAX_RANK)
-		return sc_fail(err, SC_EUNSUPPORTED, "input '%s': rank %d is above %d",
+		return cli_set_err(err, SUPCON_EUNSUPPORTED, "input '%s': rank %d is above %d",
 			       name, *rank, SUPCON_MAX_RANK);
 	supcon_session_input_info(s, i, NULL, NULL, dims, SUPCON_MAX_RANK);
 	for (int d = 0; d < *rank; d++) {
 		if (d == 0 && dims[d] >= 0 && batch > 0 && dims[d] != batch)
-			return sc_fail(err, SC_EINVAL,
+			return cli_set_err(err, SUPCON_EINVAL,
 				       "--batch %lld: input '%s' has a fixed first dim "
 				       "of %lld", (long long)batch, name, (long long)dims[d]);
 		if (dims[d] >= 0)
@@ -353,20 +353,20 @@ static int declared_shape(const supcon_session *s, int i, const char *name,
 		const char *param = NULL;
 		supcon_session_input_dim_name(s, i, d, &param);
 		if (d > 0 && param)
-			return sc_fail(err, SC_EINVAL,
+			return cli_set_err(err, SUPCON_EINVAL,
 				       "input '%s': dim %d is symbolic (%s); give "
 				       "--in %s=random:SHAPE", name, d, param, name);
 		if (d > 0)
-			return sc_fail(err, SC_EINVAL,
+			return cli_set_err(err, SUPCON_EINVAL,
 				       "input '%s': dim %d is unknown; give "
 				       "--in %s=random:SHAPE", name, d, name);
 		dims[d] = batch > 0 ? batch : 1;
 	}
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 int cli_feed_fill_random(const supcon_session *s, int64_t batch, uint64_t seed,
-			 cli_feed *in, int *filled, sc_error *err)
+			 cli_feed *in, int *filled, cli_err *err)
 {
 	int n = 0;
 	*filled = 0;
@@ -388,11 +388,11 @@ int cli_feed_fill_random(const supcon_session *s, int64_t batch, uint64_t seed,
 			return rc;
 		(*filled)++;
 	}
-	return SC_OK;
+	return SUPCON_OK;
 }
 
 int cli_feed_check_complete(const supcon_session *s, const cli_feed *in,
-			    sc_error *err)
+			    cli_err *err)
 {
 	int n = 0;
 	supcon_session_input_count(s, &n);
@@ -400,9 +400,9 @@ int cli_feed_check_complete(const supcon_session *s, const cli_feed *in,
 		const char *name = "";
 		supcon_session_input_name(s, i, &name);
 		if (feed_index(in, name) < 0)
-			return sc_fail(err, SC_EINVAL,
+			return cli_set_err(err, SUPCON_EINVAL,
 				       "input '%s' is missing (give --in %s=FILE)",
 				       name, name);
 	}
-	return SC_OK;
+	return SUPCON_OK;
 }

@@ -1,10 +1,12 @@
-/* train_config.c: the run options of `supcon train` and `supcon linear`,
- * resolved into a run_config; saved as config.json and in checkpoints.
+/* run_config.c: the run options of the train and linear jobs (`supcon
+ * train`, `supcon linear`), resolved into a run_config; saved as
+ * config.json and in checkpoints.
  *
- * One table drives everything: the CLI options, the JSON, the checkpoint
+ * One table drives everything: the job keys, the JSON, the checkpoint
  * text and the comparison on --resume, so a new option cannot be
- * forgotten in one of them. */
-#include "train.h"
+ * forgotten in one of them.  (The CLI's help text for these options is
+ * tools/cli_run.c.) */
+#include "run.h"
 
 #include <errno.h>
 #include <math.h>
@@ -78,66 +80,31 @@ static const field fields[] = {
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
-#define O(n, mv, h) {n, 0, CLI_VALUE, mv, h, 0, 0, 0, 0}
-#define OF(n, h) {n, 0, CLI_FLAG, NULL, h, 0, 0, 0, 0}
+int run_config_is_key(const char *name)
+{
+	for (int i = 0; i < N_FIELDS; i++)
+		if (!strcmp(fields[i].name, name))
+			return strcmp(name, "world_size") != 0;
+	return 0;
+}
 
-const cli_opt run_options[] = {
-	O("method", "M", "supcon | simclr | ce (default supcon)"),
-	O("model", "ARCH|FILE.onnx", "resnet18/34/50/101/152/200 or a pretrained "
-	  "ONNX encoder (default resnet18)"),
-	O("stem", "S", "imagenet | cifar | auto (cifar for inputs <= 64 px; default auto)"),
-	O("width", "N", "base width of a built ResNet (default 64)"),
-	O("head", "HEAD", "projector: mlp:D | mlp:H:D | linear:D | none "
-	  "(default mlp:128; ce adds the classifier itself)"),
-	OF("normalize-encoder", "L2-normalise the encoder output before the head"),
-	O("encoder-output", "NAME", "where to cut a pretrained file (default: "
-	  "the global-pool output)"),
-	OF("freeze-encoder", "ce: train only the classifier on frozen features"),
-	O("data", "DATA", "fashion-mnist | mnist | cifar10 | cifar100 | DIR | "
-	  "synthetic:CxHxW:K (default fashion-mnist)"),
-	O("size", "N", "ImageFolder images are resized to N x N (default 32)"),
-	O("aug", "POLICY", "none | basic | jitter | simclr | randaugment | "
-	  "autoaugment (default simclr; ce: basic)"),
-	O("optimizer", "NAME", "sgd | adam | adamw | rmsprop | adagrad (default sgd)"),
-	O("lr", "X", "learning rate (default 0.05; adam/adamw 1e-3)"),
-	O("momentum", "X", "sgd and rmsprop momentum (default 0.9 for sgd)"),
-	O("weight-decay", "X", "weight decay, not on biases and BN (default 1e-4)"),
-	O("schedule", "S", "const | step | multistep | exp | cosine, or a full "
-	  "spec such as exp:0.9 (per epoch; default cosine)"),
-	O("warmup", "E", "epochs of linear warm-up (default 0)"),
-	O("epochs", "N", "epochs (default 10)"),
-	O("steps", "N", "stop after N optimiser steps in all (default: no limit)"),
-	O("batch", "B", "images per step (default 256; two views each for supcon)"),
-	O("temperature", "T", "SupCon temperature (default 0.1)"),
-	O("base-temperature", "T", "SupCon base temperature (default = temperature)"),
-	O("seed", "S", "seed of initialisation, shuffling and augmentation (default 0)"),
-	O("threads", "N", "compute threads (default: all cores)"),
-	O("workers", "N", "data loading threads ahead of compute (default: 1 when "
-	  "there are more cores than compute threads, else 0: on the compute thread)"),
-	OF("deterministic", "recorded in config.json; runs are bit-identical for a "
-	   "seed and thread count with or without it"),
-	O("val-split", "F", "fraction of the training set held out (default 0.1)"),
-	O("limit", "N", "use the first N training images (default all)"),
-	OF("zero-init-residual", "zero the last BN gamma of every residual branch"),
-	O("checkpoint-every", "N", "also checkpoint every N steps (default: epoch ends)"),
-	O("label-noise", "P", "flip a seeded fraction P of the training labels to "
-	  "another class (not validation or test; default 0)"),
-	O("clip-grad-norm", "X", "scale the gradients so that their total L2 norm "
-	  "is at most X (torch's clip_grad_norm_; default off)"),
-	O("clip-grad-value", "X", "clamp every gradient element to [-X, X] "
-	  "(torch's clip_grad_value_; default off)"),
-	OF("check-numerics", "stop at the first node that produces a NaN or an "
-	   "infinity and name it (slower: a pass over every value)"),
-	O("max-memory", "SIZE", "refuse a training step that needs more than SIZE "
-	  "(e.g. 2G) of weights, optimizer state, activations and scratch"),
-	OF("sync-bn", "under mpirun: batch norm over the global batch, not each "
-	   "rank's shard (then K ranks train as one process does)"),
-	O("bucket-mb", "X", "under mpirun: gradients are all-reduced in buckets of "
-	  "X MiB while backward runs (default 4)"),
-	O("dist-timeout", "S", "under mpirun: end the job when a rank waits more "
-	  "than S seconds for the others (default 600; 0: wait forever)"),
-};
-const int run_n_options = (int)(sizeof run_options / sizeof run_options[0]);
+int run_config_key_count(void)
+{
+	return N_FIELDS - 1;
+}
+
+const char *run_config_key_name(int i)
+{
+	/* world_size is recorded, not given: skip it */
+	int k = 0;
+	for (int j = 0; j < N_FIELDS; j++) {
+		if (!strcmp(fields[j].name, "world_size"))
+			continue;
+		if (k++ == i)
+			return fields[j].name;
+	}
+	return NULL;
+}
 
 void run_config_defaults(run_config *c, const char *method)
 {
@@ -219,10 +186,24 @@ static int parse_value(run_config *c, const field *f, const char *s,
 	return SC_OK;
 }
 
-int run_config_from_args(run_config *c, const cli_args *a, sc_error *err)
+int run_config_check_key(const char *name, const char *value, sc_error *err)
+{
+	for (int i = 0; i < N_FIELDS; i++) {
+		if (strcmp(fields[i].name, name))
+			continue;
+		/* parsed into a scratch config: the job applies it at run time,
+		 * after --method has picked the defaults */
+		run_config scratch;
+		memset(&scratch, 0, sizeof scratch);
+		return parse_value(&scratch, &fields[i], value, err);
+	}
+	return sc_fail(err, SC_EINVAL, "--%s: not a run option", name);
+}
+
+int run_config_from_keys(run_config *c, const run_keys *k, sc_error *err)
 {
 	/* method first: it picks the other defaults */
-	const char *method = cli_value(a, "method", NULL);
+	const char *method = run_keys_value(k, "method", NULL);
 	if (method && strcmp(method, c->method) != 0) {
 		if (strcmp(method, "supcon") && strcmp(method, "simclr") &&
 		    strcmp(method, "ce"))
@@ -232,19 +213,18 @@ int run_config_from_args(run_config *c, const cli_args *a, sc_error *err)
 	}
 	for (int i = 0; i < N_FIELDS; i++) {
 		const field *f = &fields[i];
-		const cli_opt *o = cli_find(a, f->name);
-		if (!o || !o->seen || !strcmp(f->name, "method"))
+		const char *v = run_keys_value(k, f->name, NULL);
+		if (!v || !strcmp(f->name, "method") || !strcmp(f->name, "world_size"))
 			continue;
-		int rc = f->type == F_BOOL ? (*(int *)at(c, f) = 1, SC_OK) :
-			 parse_value(c, f, o->value, err);
+		int rc = parse_value(c, f, v, err);
 		if (rc)
 			return rc;
 	}
 	/* adaptive optimisers want a smaller default learning rate */
-	if (!cli_has(a, "lr") && (!strcmp(c->optimizer, "adam") ||
+	if (!run_keys_has(k, "lr") && (!strcmp(c->optimizer, "adam") ||
 				  !strcmp(c->optimizer, "adamw")))
 		c->lr = 1e-3;
-	if (!cli_has(a, "momentum") && strcmp(c->optimizer, "sgd") != 0)
+	if (!run_keys_has(k, "momentum") && strcmp(c->optimizer, "sgd") != 0)
 		c->momentum = 0;
 	return SC_OK;
 }
@@ -284,18 +264,18 @@ int run_config_check(const run_config *c, sc_error *err)
 		return sc_fail(err, SC_EINVAL, "--bucket-mb must be in (0, 1024]");
 	size_t bytes;
 	if (c->max_memory[0] &&
-	    cli_parse_bytes("--max-memory", c->max_memory, &bytes, err))
+	    sc_parse_bytes("--max-memory", c->max_memory, &bytes, err))
 		return err->code;
 	return SC_OK;
 }
 
 static void json_field(FILE *f, const run_config *c, const field *fd)
 {
-	cli_json_string(f, fd->name);
+	sc_json_string(f, fd->name);
 	fputs(": ", f);
 	switch (fd->type) {
 	case F_STR:
-		cli_json_string(f, cat(c, fd));
+		sc_json_string(f, cat(c, fd));
 		break;
 	case F_INT:
 		fprintf(f, "%lld", *(const long long *)cat(c, fd));
@@ -401,11 +381,11 @@ int run_config_from_text(run_config *c, const char *text, sc_error *err)
 }
 
 int run_config_merge_resume(run_config *saved, const run_config *given,
-			    const cli_args *a, sc_error *err)
+			    const run_keys *k, sc_error *err)
 {
 	for (int i = 0; i < N_FIELDS; i++) {
 		const field *f = &fields[i];
-		if (!cli_has(a, f->name))
+		if (!run_keys_has(k, f->name))
 			continue;
 		char x[1100], y[1100];
 		text_value(x, sizeof x, saved, f);

@@ -1,6 +1,10 @@
-/* train.h: what `supcon train`, `linear`, `export`, `eval` and `demo`
- * share: the resolved run configuration, data loading, evaluation, the
- * epoch loop with its progress output, run directories and metrics.
+/* run.h: the run layer behind the job API (supcon_job_* in supcon.h) and
+ * so behind `supcon train`, `linear`, `export`, `eval`, `embed`, `sweep`
+ * and `demo`: the resolved run configuration, data loading, evaluation,
+ * the epoch loop with its progress output, run directories, metrics,
+ * curves.png, embedding pictures and corruption tables.  It lives in the
+ * library (not in tools/) so that a C program gets everything the CLI
+ * makes.  Internal: programs use supcon.h.
  *
  * A run directory holds config.json (every option resolved), metrics.json
  * (per-epoch values and the top-level test_accuracy), checkpoint (the
@@ -9,15 +13,71 @@
  * form, BN on running statistics, no normalisation: the input of stage 2
  * and of export) and, once exported, classifier.onnx or embedding.onnx.
  * Stage 2 adds linear.onnx and linear.checkpoint. */
-#ifndef SUPCON_TOOLS_TRAIN_H
-#define SUPCON_TOOLS_TRAIN_H
+#ifndef SUPCON_RUN_RUN_H
+#define SUPCON_RUN_RUN_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli.h"
 #include "runtime/data/dataset.h"
+#include "runtime/graph.h"
+#include "runtime/status.h"
 #include "runtime/trainer.h"
+
+/* --- output ------------------------------------------------------------------ */
+
+/* Where the run layer prints progress and summaries: the output of the job
+ * running on the calling thread (supcon_job_set_output), NULL when silent.
+ * A thread-local sink rather than a FILE * threaded through every call:
+ * the epoch loop, t-SNE's callback and the corruption tables all print,
+ * and one job runs on one thread.  run_set_output returns the previous. */
+FILE *run_output(void);
+FILE *run_set_output(FILE *f);
+void run_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void run_flush(void);
+
+/* --- the options given ------------------------------------------------------- */
+
+/* The options of a job as given, by key (the CLI's long option name
+ * without dashes): a repeated key keeps its last value.  "Given" matters
+ * for --resume (options given again must agree) and for defaults that
+ * depend on other options (--lr after --optimizer adam). */
+typedef struct run_keys {
+	int n, cap;
+	char **names, **values;
+} run_keys;
+
+int run_keys_set(run_keys *k, const char *name, const char *value,
+		 sc_error *err);
+void run_keys_free(run_keys *k);
+int run_keys_has(const run_keys *k, const char *name);
+const char *run_keys_value(const run_keys *k, const char *name,
+			   const char *dflt);
+/* A flag: given with a value other than "0" / "false". */
+int run_keys_flag(const run_keys *k, const char *name);
+/* The integer value of key: dflt when absent, else a whole decimal number
+ * in [min, max]; SC_EINVAL naming --name otherwise. */
+int run_keys_int(const run_keys *k, const char *name, long long min,
+		 long long max, long long dflt, long long *out, sc_error *err);
+/* The same check for one value, before it is stored. */
+int run_check_int(const char *name, const char *s, long long min,
+		  long long max, long long *out, sc_error *err);
+/* A number in [lo, hi]; SC_EINVAL naming --name otherwise. */
+int run_check_double(const char *name, const char *s, double lo, double hi,
+		     double *out, sc_error *err);
+
+/* A finite number >= 0; SC_EINVAL "--name: 'S' is not a finite number >= 0". */
+int run_check_nonneg(const char *name, const char *s, double *out,
+		     sc_error *err);
+
+/* --- files ---------------------------------------------------------------------- */
+
+/* Checks that path is a readable regular file first, so that a missing
+ * model is bad input (SC_EINVAL) with a clear message; then loads and
+ * validates it (with infer, runs shape inference).  Messages name the
+ * path.  The caller owns *out (graph_model_free). */
+int run_load_model(const char *path, int infer, graph_model **out,
+		   sc_error *err);
 
 /* Every option of a run, resolved.  Strings are fixed buffers so that a
  * config is a plain value (saved in checkpoints, compared on resume). */
@@ -49,7 +109,7 @@ typedef struct run_config {
 	double label_noise;     /* fraction of training labels flipped (seeded) */
 	double clip_grad_norm, clip_grad_value;   /* 0: off */
 	int check_numerics;
-	char max_memory[32];    /* "" or a size for cli_parse_bytes */
+	char max_memory[32];    /* "" or a size for sc_parse_bytes */
 	/* data parallelism (mpirun -np K supcon train): K is world_size,
 	 * recorded, not an option; --batch stays the global batch */
 	long long world_size;
@@ -76,12 +136,19 @@ typedef struct run_history {
 
 /* --- the option table ----------------------------------------------------- */
 
-/* The cli_opt entries of the run options (appended to a command's own),
- * and how to fill a run_config from parsed args on top of defaults. */
-extern const cli_opt run_options[];
-extern const int run_n_options;
+/* How to fill a run_config from the options given on top of defaults.
+ * run_config_is_key says whether name is a run option (a field of
+ * run_config that can be given; world_size is recorded, not given);
+ * run_config_check_key checks one value of it alone (SC_EINVAL naming
+ * --name). */
 void run_config_defaults(run_config *c, const char *method);
-int run_config_from_args(run_config *c, const cli_args *a, sc_error *err);
+int run_config_from_keys(run_config *c, const run_keys *k, sc_error *err);
+int run_config_is_key(const char *name);
+int run_config_check_key(const char *name, const char *value, sc_error *err);
+/* The run option names, in table order (for the job API's documentation
+ * and for copying options). */
+int run_config_key_count(void);
+const char *run_config_key_name(int i);
 /* Checks values and combinations; SC_EINVAL naming the flag. */
 int run_config_check(const run_config *c, sc_error *err);
 /* run_config_check() and everything else that can be checked before the
@@ -95,7 +162,7 @@ int run_config_from_text(run_config *c, const char *text, sc_error *err);
 /* On --resume: options given again must agree with the saved config except
  * epochs, steps, threads, workers, checkpoint-every. */
 int run_config_merge_resume(run_config *saved, const run_config *given,
-			    const cli_args *a, sc_error *err);
+			    const run_keys *k, sc_error *err);
 
 /* --- data ------------------------------------------------------------------ */
 
@@ -235,6 +302,10 @@ int run_cluster_metrics(const graph_model *net, const dataset *d,
 			const float *std, int threads, run_clusters *cl,
 			sc_error *err);
 
+/* The top-level number key of DIR/metrics.json ("test_accuracy") into
+ * *v; -1 (and NaN) when the file or the key is missing or null. */
+int run_metric_read(const char *dir, const char *key, double *v);
+
 /* Reads the "clusters" object run_write_metrics_clusters() wrote into
  * DIR/metrics.json; cl->valid = 0 when there is none. */
 void run_clusters_read(const char *dir, run_clusters *cl);
@@ -286,7 +357,7 @@ typedef struct run_embed_result {
 } run_embed_result;
 
 /* Loads the model, embeds the sample, lays it out, writes the PNG (and
- * the points), printing progress on stdout; r may be NULL. */
+ * the points), printing progress to run_output(); r may be NULL. */
 int run_embed(const run_embed_options *o, run_embed_result *r, sc_error *err);
 
 /* --- robustness to common corruptions (runtime/data/corrupt.h) ------------- */
@@ -331,11 +402,16 @@ void run_corrupt_print(FILE *f, const run_corrupt_table *t,
 		       const char *base_name);
 
 /* The trainer driver: train (stage 1 or CE) or linear (stage 2). */
-/* a: the parsed command line, for --resume's checks (NULL: none given). */
+/* k: the options given, for --resume's checks (NULL: none given).
+ * With bench, the numbers it printed go to *bench_out when not NULL:
+ * steps, step_ms, views_per_s, peak_rss_mb. */
+typedef struct run_bench_result {
+	double steps, step_ms, views_per_s, peak_rss_mb;
+} run_bench_result;
 int run_train(const run_config *c, const char *dir, int resume, long long bench,
-	      const cli_args *a, sc_error *err);
+	      const run_keys *k, run_bench_result *bench_out, sc_error *err);
 int run_linear(const char *dir, const run_config *lc, int resume,
-	       const cli_args *a, sc_error *err);
+	       const run_keys *k, sc_error *err);
 /* Writes DIR/classifier.onnx (or embedding.onnx for a stage-1 run) and
  * returns its path in out. */
 int run_export(const char *dir, const char *out_path, int softmax,

@@ -1,6 +1,6 @@
-/* train_util.c: what the training commands share besides the config:
+/* run_util.c: what the training jobs share besides the config:
  * data, evaluation, progress output, metrics, model construction. */
-#include "train.h"
+#include "run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "runtime/fileio.h"
 #include "runtime/data/loader.h"
 #include "runtime/infer.h"
+#include "runtime/plan.h"
 #include "runtime/rng.h"
 #include "runtime/export.h"
 #include "embed.h"
@@ -67,7 +68,8 @@ int run_data_open(const run_config *c, run_data *d, sc_error *err)
 	}
 	sc_error terr = {0};
 	if (dataset_open(c->data, DATASET_TEST, &o, &d->test, &terr)) {
-		fprintf(stderr, "supcon: warning: %s; no test accuracy\n", terr.msg);
+		if (run_output())
+			fprintf(stderr, "supcon: warning: %s; no test accuracy\n", terr.msg);
 		d->test = NULL;
 	}
 	if ((rc = dataset_split(d->train->n, c->limit, c->val_split,
@@ -297,7 +299,7 @@ void run_progress_start(run_progress *p, const char *label, int64_t total,
 	p->total = total;
 	p->images_per_step = images_per_step;
 	p->start = run_now();
-	p->tty = isatty(fileno(stdout));
+	p->tty = run_output() && isatty(fileno(run_output()));
 	p->last_line = 0;
 }
 
@@ -323,17 +325,17 @@ void run_progress_step(run_progress *p, int64_t step, double loss)
 		for (int i = 0; i < width; i++)
 			bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
 		bar[width] = 0;
-		printf("\r%s [%s] %lld/%lld loss %.4f %.0f img/s ETA %s ", p->label,
+		run_printf("\r%s [%s] %lld/%lld loss %.4f %.0f img/s ETA %s ", p->label,
 		       bar, (long long)step, (long long)p->total, loss, rate, eta_s);
-		fflush(stdout);
+		run_flush();
 		return;
 	}
 	/* plain lines, about ten per epoch */
 	int64_t every = p->total >= 10 ? p->total / 10 : 1;
 	if (step - p->last_line >= every || step == p->total) {
-		printf("%s step %lld/%lld loss %.4f %.0f img/s ETA %s\n", p->label,
+		run_printf("%s step %lld/%lld loss %.4f %.0f img/s ETA %s\n", p->label,
 		       (long long)step, (long long)p->total, loss, rate, eta_s);
-		fflush(stdout);
+		run_flush();
 		p->last_line = step;
 	}
 }
@@ -341,8 +343,8 @@ void run_progress_step(run_progress *p, int64_t step, double loss)
 void run_progress_end(run_progress *p)
 {
 	if (p->tty) {
-		printf("\r%*s\r", 100, "");
-		fflush(stdout);
+		run_printf("\r%*s\r", 100, "");
+		run_flush();
 	}
 }
 
@@ -404,7 +406,7 @@ int run_write_metrics(const char *dir, const run_config *c,
 static void json_clusters(FILE *f, const run_clusters *cl)
 {
 	fputs(",\n  \"clusters\": {\"part\": ", f);
-	cli_json_string(f, cl->part);
+	sc_json_string(f, cl->part);
 	fprintf(f, ", \"images\": %lld, \"features\": \"l2-normalised\", "
 		"\"distance\": \"euclidean\", \"knn_k\": %d, "
 		"\"knn_protocol\": \"leave-one-out\"", (long long)cl->images, cl->k);
@@ -431,7 +433,7 @@ int run_write_metrics_clusters(const char *dir, const run_config *c,
 		return rc;
 	FILE *f = a.f;
 	fputs("{\n  \"method\": ", f);
-	cli_json_string(f, c->method);
+	sc_json_string(f, c->method);
 	fputs(",\n  \"epochs\": ", f);
 	json_history(f, h);
 	const run_epoch *e = last_epoch(h);
@@ -446,7 +448,7 @@ int run_write_metrics_clusters(const char *dir, const run_config *c,
 		fputs(",\n  \"linear\": {\"epochs\": ", f);
 		json_history(f, lh);
 		fputs(", \"aug\": ", f);
-		cli_json_string(f, lc->aug);
+		sc_json_string(f, lc->aug);
 		fputs("}", f);
 	}
 	if (c->label_noise > 0) {
@@ -567,7 +569,7 @@ int run_make_encoder(const run_config *c, int64_t in_c, int64_t in_h,
 	int rc;
 	graph_model *m = NULL;
 	if (ends_with(c->model, ".onnx")) {
-		if ((rc = cli_load_model(c->model, 1, &m, err)))
+		if ((rc = run_load_model(c->model, 1, &m, err)))
 			return rc;
 		if ((rc = run_check_input(m, c->model, in_c, in_h, in_w, err)) ||
 		    (rc = model_cut_encoder(m, c->encoder_output[0] ?
@@ -839,4 +841,21 @@ void run_clusters_read(const char *dir, run_clusters *cl)
 		}
 	}
 	free(buf);
+}
+
+int run_metric_read(const char *dir, const char *key, double *v)
+{
+	char path[4096], *buf;
+	size_t len;
+	sc_error err = {0};
+	*v = NAN;
+	if (run_path(path, sizeof path, dir, "metrics.json", &err) ||
+	    sc_read_file(path, 1 << 22, &buf, &len, &err))
+		return -1;
+	char pat[64];
+	snprintf(pat, sizeof pat, "\n  \"%s\": ", key);
+	const char *p = strstr(buf, pat);
+	int rc = p && sscanf(p + strlen(pat), "%lf", v) == 1 ? 0 : -1;
+	free(buf);
+	return rc;
 }

@@ -8,8 +8,8 @@
  * is deterministic: the same inputs and seed give the same bytes, on any
  * thread count (parallel loops write per-row results that are summed in a
  * fixed order). */
-#ifndef SUPCON_TOOLS_EMBED_H
-#define SUPCON_TOOLS_EMBED_H
+#ifndef SUPCON_RUN_EMBED_H
+#define SUPCON_RUN_EMBED_H
 
 #include <stdint.h>
 

@@ -1,12 +1,13 @@
-/* train_run.c: the training loops of `supcon train` (stage 1 and the CE
- * baseline) and `supcon linear` (stage 2), and export of a run directory.
+/* run_train.c: the training loops of the train job (`supcon train`:
+ * stage 1 and the CE baseline) and of the linear job (`supcon linear`:
+ * stage 2), and export of a run directory.
  *
  * Both stages share one epoch loop (train_epochs) over a batch source:
  * the prefetching loader with augmentation, or, for a frozen encoder
  * without augmentation, features computed once and batched from memory,
  * which makes a linear probe cost a few seconds instead of an encoder
  * pass per epoch. */
-#include "train.h"
+#include "run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 #include "runtime/data/loader.h"
 #include "runtime/dist.h"
 #include "runtime/export.h"
+#include "runtime/fileio.h"
 #include "runtime/infer.h"
+#include "runtime/plan.h"
 #include "runtime/rng.h"
 #include "runtime/trainer.h"
 
@@ -127,6 +130,7 @@ typedef struct loop {
 	int64_t epoch, batch, steps;  /* position: next epoch/batch, steps done */
 	double seconds;
 	long long bench;
+	run_bench_result *bench_out;  /* what bench measured, or NULL */
 	const char *stage;            /* "train" or "linear" */
 	/* rank 0 of several (or the only process): writes checkpoints,
 	 * model.onnx and metrics; the other ranks only train */
@@ -201,7 +205,7 @@ int run_trainer_limits(const run_config *c, trainer_options *to, sc_error *err)
 	to->clip_grad_value = c->clip_grad_value;
 	to->check_numerics = c->check_numerics;
 	if (c->max_memory[0])
-		return cli_parse_bytes("--max-memory", c->max_memory, &to->max_memory,
+		return sc_parse_bytes("--max-memory", c->max_memory, &to->max_memory,
 				       err);
 	return SC_OK;
 }
@@ -251,11 +255,18 @@ static int train_epochs(loop *lp, sc_error *err)
 				return rc;
 		}
 		double dt = run_now() - t0;
-		printf("steps: %lld\nstep_ms: %.2f\nviews_per_s: %.1f\npeak_rss_mb: %.0f\n",
-		       lp->bench, 1e3 * dt / (double)lp->bench,
-		       (double)rows * (double)lp->bench / dt, run_peak_rss_mb());
+		run_bench_result r = {
+			.steps = (double)lp->bench,
+			.step_ms = 1e3 * dt / (double)lp->bench,
+			.views_per_s = (double)rows * (double)lp->bench / dt,
+			.peak_rss_mb = run_peak_rss_mb(),
+		};
+		if (lp->bench_out)
+			*lp->bench_out = r;
+		run_printf("steps: %lld\nstep_ms: %.2f\nviews_per_s: %.1f\npeak_rss_mb: %.0f\n",
+		       lp->bench, r.step_ms, r.views_per_s, r.peak_rss_mb);
 		if (dist_size() > 1)
-			printf("ranks: %d\ncomm_bytes_per_step: %.0f\n", dist_size(),
+			run_printf("ranks: %d\ncomm_bytes_per_step: %.0f\n", dist_size(),
 			       (double)dist_bytes_sent() / (double)lp->bench);
 		return SC_OK;
 	}
@@ -332,16 +343,16 @@ static int train_epochs(loop *lp, sc_error *err)
 			.seconds = lp->seconds,
 		};
 		run_history_add(&lp->h, &e);
-		printf("%s epoch %lld/%lld  loss %.4f", lp->stage, (long long)lp->epoch + 1,
+		run_printf("%s epoch %lld/%lld  loss %.4f", lp->stage, (long long)lp->epoch + 1,
 		       (long long)c->epochs, e.loss);
 		if (isfinite(e.train_acc))
-			printf("  train_acc %.4f", e.train_acc);
+			run_printf("  train_acc %.4f", e.train_acc);
 		if (isfinite(val))
-			printf("  val_acc %.4f", val);
+			run_printf("  val_acc %.4f", val);
 		if (isfinite(test))
-			printf("  test_acc %.4f", test);
-		printf("  lr %.4g  %.1fs\n", lr, lp->seconds);
-		fflush(stdout);
+			run_printf("  test_acc %.4f", test);
+		run_printf("  lr %.4g  %.1fs\n", lr, lp->seconds);
+		run_flush();
 		/* the position after this epoch; a run stopped by --steps in the
 		 * middle of one resumes at the next batch */
 		int mid = stop && lp->batch < lp->src->per_epoch;
@@ -563,7 +574,7 @@ static int open_loader(const run_config *c, const run_data *d,
 }
 
 /* The checkpoint's saved config, merged with what was given again. */
-static int read_resume(const char *path, run_config *c, const cli_args *a,
+static int read_resume(const char *path, run_config *c, const run_keys *keys,
 		       ckpt **out, sc_error *err)
 {
 	ckpt *k;
@@ -572,8 +583,8 @@ static int read_resume(const char *path, run_config *c, const cli_args *a,
 		return rc;
 	run_config saved = *c;
 	rc = run_config_from_text(&saved, k->meta, err);
-	if (!rc && a)
-		rc = run_config_merge_resume(&saved, c, a, err);
+	if (!rc && keys)
+		rc = run_config_merge_resume(&saved, c, keys, err);
 	if (rc) {
 		ckpt_free(k);
 		return rc;
@@ -607,17 +618,18 @@ static int train_clusters(const run_config *c, const run_data *d,
 	if (rc)
 		return rc;
 	snprintf(cl->part, sizeof cl->part, "%s", d->test ? "test" : "validation");
-	printf("clusters on %lld %s images (L2-normalised, %d-NN leave-one-out): "
+	run_printf("clusters on %lld %s images (L2-normalised, %d-NN leave-one-out): "
 	       "encoder silhouette %.4f knn %.4f, projector silhouette %.4f "
 	       "knn %.4f  %.1fs\n", (long long)n, cl->part, cl->k,
 	       cl->silhouette[0], cl->knn[0], cl->silhouette[1], cl->knn[1],
 	       run_now() - t0);
-	fflush(stdout);
+	run_flush();
 	return SC_OK;
 }
 
 int run_train(const run_config *given, const char *dir, int resume,
-	      long long bench, const cli_args *a, sc_error *err)
+	      long long bench, const run_keys *keys, run_bench_result *bench_out,
+	      sc_error *err)
 {
 	run_config cfg = *given;
 	run_config *c = &cfg;
@@ -626,18 +638,18 @@ int run_train(const run_config *given, const char *dir, int resume,
 	int rc;
 	int ranks = dist_size(), writer = dist_rank() == 0;
 	/* every rank reads a checkpoint, only rank 0 writes */
-	if (!bench && writer && (rc = cli_make_output_dir(dir, "--out", err)))
+	if (!bench && writer && (rc = sc_make_output_dir(dir, "--out", err)))
 		return rc;
 	if (!bench && (rc = dist_barrier(err)))
 		return rc;
 	if (!bench && (rc = run_path(path, sizeof path, dir, "checkpoint", err)))
 		return rc;
 	if (resume && !bench && access(path, F_OK) == 0) {
-		if ((rc = read_resume(path, c, a, &k, err)))
+		if ((rc = read_resume(path, c, keys, &k, err)))
 			return rc;
-		printf("resuming %s\n", dir);
+		run_printf("resuming %s\n", dir);
 	} else if (resume && !bench) {
-		printf("no checkpoint in %s yet: starting from the beginning\n", dir);
+		run_printf("no checkpoint in %s yet: starting from the beginning\n", dir);
 	}
 	/* a resumed run records the ranks it runs on now: the checkpoint
 	 * does not depend on them */
@@ -714,7 +726,7 @@ int run_train(const run_config *given, const char *dir, int resume,
 	loop lp = {
 		.c = c, .t = t, .src = &src.base, .dir = dir,
 		.ckpt_file = "checkpoint", .ce = ce, .epoch_end = train_epoch_end,
-		.ctx = &tc, .bench = bench, .stage = ce ? "ce" : c->method,
+		.ctx = &tc, .bench = bench, .bench_out = bench_out, .stage = ce ? "ce" : c->method,
 		.writer = writer,
 	};
 	if ((rc = loop_schedule(&lp, err)))
@@ -724,17 +736,17 @@ int run_train(const run_config *given, const char *dir, int resume,
 		  (rc = loop_restore(&lp, k->meta, err))))
 		goto out;
 	if (!bench) {
-		printf("%s: %s on %s, %lld training / %lld validation images, "
+		run_printf("%s: %s on %s, %lld training / %lld validation images, "
 		       "%lld parameters, batch %lld%s, %lld epochs\n",
 		       ce ? "cross-entropy" : c->method, c->model, d.train->name,
 		       (long long)d.n_train, (long long)d.n_val,
 		       (long long)trainer_param_elements(t), c->batch,
 		       views == 2 ? " x 2 views" : "", c->epochs);
 		if (ranks > 1)
-			printf("%d ranks, %lld images each per step, batch norm %s\n",
+			run_printf("%d ranks, %lld images each per step, batch norm %s\n",
 			       ranks, c->batch / ranks, c->sync_bn ?
 			       "synchronised over the global batch" : "per rank");
-		fflush(stdout);
+		run_flush();
 	}
 	if ((rc = train_epochs(&lp, err)) || bench || !writer)
 		goto out;
@@ -753,7 +765,7 @@ int run_train(const run_config *given, const char *dir, int resume,
 				   err)) ||
 		    (rc = run_export(dir, out_path, 0, err)))
 			goto out;
-		printf("test_accuracy: %.4f\nwrote %s\n", test, out_path);
+		run_printf("test_accuracy: %.4f\nwrote %s\n", test, out_path);
 	}
 out:
 	ckpt_free(k);
@@ -922,7 +934,7 @@ fail:
 }
 
 int run_linear(const char *dir, const run_config *given, int resume,
-	       const cli_args *a, sc_error *err)
+	       const run_keys *keys, sc_error *err)
 {
 	char path[4096];
 	ckpt *k1 = NULL, *k = NULL;
@@ -945,29 +957,29 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	/* stage 2 inherits the data options of stage 1 unless given */
 	run_config cfg = *given;
 	run_config *c = &cfg;
-	/* a NULL a (a caller in C) means: lc is complete as given */
-	if (a && !cli_has(a, "data"))
+	/* NULL keys (a caller in C) means: lc is complete as it is */
+	if (keys && !run_keys_has(keys, "data"))
 		memcpy(c->data, s1.data, sizeof c->data);
-	if (a && !cli_has(a, "size"))
+	if (keys && !run_keys_has(keys, "size"))
 		c->size = s1.size;
-	if (a && !cli_has(a, "limit"))
+	if (keys && !run_keys_has(keys, "limit"))
 		c->limit = s1.limit;
-	if (a && !cli_has(a, "val-split"))
+	if (keys && !run_keys_has(keys, "val-split"))
 		c->val_split = s1.val_split;
-	if (a && !cli_has(a, "seed"))
+	if (keys && !run_keys_has(keys, "seed"))
 		c->seed = s1.seed;
-	if (a && !cli_has(a, "aug"))
+	if (keys && !run_keys_has(keys, "aug"))
 		memcpy(c->aug, s1.aug, sizeof c->aug);
-	if (a && !cli_has(a, "normalize-encoder"))
+	if (keys && !run_keys_has(keys, "normalize-encoder"))
 		c->normalize_encoder = s1.normalize_encoder;
-	if (a && !cli_has(a, "label-noise"))
+	if (keys && !run_keys_has(keys, "label-noise"))
 		c->label_noise = s1.label_noise;
 	snprintf(c->method, sizeof c->method, "linear");
 	snprintf(c->model, sizeof c->model, "%s", dir);
 	if ((rc = run_path(path, sizeof path, dir, "linear.checkpoint", err)))
 		return rc;
 	if (resume && access(path, F_OK) == 0) {
-		if ((rc = read_resume(path, c, a, &k, err)))
+		if ((rc = read_resume(path, c, keys, &k, err)))
 			return rc;
 	}
 	run_data d;
@@ -984,7 +996,7 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	int64_t dim = 0;
 	linear_ctx lx = {.c = c, .d = &d};
 	if ((rc = run_path(path, sizeof path, dir, "model.onnx", err)) ||
-	    (rc = cli_load_model(path, 0, &stage1, err)))
+	    (rc = run_load_model(path, 0, &stage1, err)))
 		goto out;
 	/* the normalisation stage 1 trained with */
 	int ch = (int)d.train->c;
@@ -1033,9 +1045,9 @@ int run_linear(const char *dir, const run_config *given, int resume,
 		}
 		for (int64_t i = 0; i < nt; i++)
 			lab[i] = d.train->labels[d.train_idx[i]];
-		printf("linear: computing the frozen encoder's features of %lld "
+		run_printf("linear: computing the frozen encoder's features of %lld "
 		       "images\n", (long long)(nt + nv + ne));
-		fflush(stdout);
+		run_flush();
 		double t0 = run_now();
 		if ((rc = run_features(enc, d.train, d.train_idx, nt, d.mean, d.std,
 				       (int)c->threads, dim, feats, err)) ||
@@ -1047,7 +1059,7 @@ int run_linear(const char *dir, const run_config *given, int resume,
 			free(lab);
 			goto out;
 		}
-		printf("linear: features in %.1fs\n", run_now() - t0);
+		run_printf("linear: features in %.1fs\n", run_now() - t0);
 		lx.val_f = feats + nt * dim;
 		lx.test_f = feats + (nt + nv) * dim;
 		if ((rc = make_small(c, dim, d.train->classes, &small, err)) ||
@@ -1098,11 +1110,11 @@ int run_linear(const char *dir, const run_config *given, int resume,
 		  (rc = trainer_restore(t, k, path, err)) ||
 		  (rc = loop_restore(&lp, k->meta, err))))
 		goto out;
-	printf("linear: a %lldx%lld classifier on the frozen encoder of %s, "
+	run_printf("linear: a %lldx%lld classifier on the frozen encoder of %s, "
 	       "%lld training images, aug %s%s, %lld epochs\n", (long long)dim,
 	       (long long)d.train->classes, dir, (long long)d.n_train, c->aug,
 	       cached ? " (features cached)" : "", c->epochs);
-	fflush(stdout);
+	run_flush();
 	if ((rc = train_epochs(&lp, err)))
 		goto out;
 	const run_epoch *last = lp.h.n ? &lp.h.e[lp.h.n - 1] : NULL;
@@ -1118,7 +1130,7 @@ int run_linear(const char *dir, const run_config *given, int resume,
 	    (rc = run_path(out_path, sizeof out_path, dir, "classifier.onnx", err)) ||
 	    (rc = run_export(dir, out_path, 0, err)))
 		goto out;
-	printf("test_accuracy: %.4f\nwrote %s\n", test, out_path);
+	run_printf("test_accuracy: %.4f\nwrote %s\n", test, out_path);
 out:
 	if (fs.labels)
 		free((void *)fs.labels);
@@ -1154,7 +1166,7 @@ int run_export(const char *dir, const char *out_path, int softmax,
 		return sc_fail(err, SC_EINVAL, "%s: not a run directory (no model.onnx)",
 			       dir);
 	graph_model *m;
-	if ((rc = cli_load_model(path, 0, &m, err)))
+	if ((rc = run_load_model(path, 0, &m, err)))
 		return rc;
 	float mean[4], std[4];
 	const char *ms = export_meta_get(m, "mean");

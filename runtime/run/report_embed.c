@@ -4,7 +4,7 @@
  * the embeddings; for `supcon embed` and the demo. */
 #include "embed.h"
 #include "plot.h"
-#include "train.h"
+#include "run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -56,9 +56,9 @@ typedef struct progress_ctx {
 static void tsne_progress(void *vctx, int iter, int total, double kl)
 {
 	progress_ctx *p = vctx;
-	printf("t-SNE iteration %d/%d  KL %.4f  %.1fs\n", iter, total, kl,
+	run_printf("t-SNE iteration %d/%d  KL %.4f  %.1fs\n", iter, total, kl,
 	       run_now() - p->t0);
-	fflush(stdout);
+	run_flush();
 }
 
 static int write_points(const char *path, const double *xy, const int32_t *y,
@@ -102,7 +102,7 @@ int run_embed(const run_embed_options *e, run_embed_result *res, sc_error *err)
 	embed_work w = {0};
 	int rc = model_path(e->source, path, sizeof path, err);
 	if (!rc)
-		rc = cli_load_model(path, 1, &w.m, err);
+		rc = run_load_model(path, 1, &w.m, err);
 	if (rc)
 		return rc;
 	const char *meta_data = export_meta_get(w.m, "data");
@@ -142,10 +142,10 @@ int run_embed(const run_embed_options *e, run_embed_result *res, sc_error *err)
 	}
 	for (int64_t i = 0; i < w.n; i++)
 		w.labels[i] = w.d->labels[w.idx[i]];
-	printf("embed: %s output (%lld dims) of %s for %lld images of %s\n",
+	run_printf("embed: %s output (%lld dims) of %s for %lld images of %s\n",
 	       run_layer_name(e->layer), (long long)w.dim, path, (long long)w.n,
 	       w.d->name);
-	fflush(stdout);
+	run_flush();
 	double t0 = run_now();
 	if ((rc = run_features(w.layer, w.d, w.idx, w.n, mean, std, e->threads,
 			       w.dim, w.feat, err)))
@@ -157,9 +157,9 @@ int run_embed(const run_embed_options *e, run_embed_result *res, sc_error *err)
 	    (rc = embed_knn_accuracy(w.feat, w.n, w.dim, w.labels, w.d->classes,
 				     RUN_CLUSTER_K, &knn, err)))
 		goto out;
-	printf("embeddings: silhouette %.4f, %d-NN accuracy %.4f (L2-normalised, "
+	run_printf("embeddings: silhouette %.4f, %d-NN accuracy %.4f (L2-normalised, "
 	       "leave-one-out)  %.1fs\n", sil, RUN_CLUSTER_K, knn, run_now() - t0);
-	fflush(stdout);
+	run_flush();
 	char sub[512], title[512];
 	double explained[2] = {0, 0};
 	tsne_options to;
@@ -183,7 +183,7 @@ int run_embed(const run_embed_options *e, run_embed_result *res, sc_error *err)
 				     "most %d points; lower --limit", TSNE_EXACT_LIMIT);
 			goto out;
 		}
-		printf("t-SNE: %s, perplexity %g, %d iterations\n", exact ? "exact" :
+		run_printf("t-SNE: %s, perplexity %g, %d iterations\n", exact ? "exact" :
 		       "Barnes-Hut", tsne_perplexity(&to, w.n), to.iterations);
 		progress_ctx pc = {run_now()};
 		to.progress = tsne_progress;
@@ -199,7 +199,7 @@ int run_embed(const run_embed_options *e, run_embed_result *res, sc_error *err)
 	    (rc = embed_knn_accuracy(w.flat, w.n, 2, w.labels, w.d->classes,
 				     RUN_CLUSTER_K, &knn2, err)))
 		goto out;
-	printf("2-D map: silhouette %.4f, %d-NN accuracy %.4f\n", sil2,
+	run_printf("2-D map: silhouette %.4f, %d-NN accuracy %.4f\n", sil2,
 	       RUN_CLUSTER_K, knn2);
 	snprintf(title, sizeof title, "%s of the %s %s", e->pca ? "PCA" : "t-SNE",
 		 run_layer_name(e->layer), e->layer == RUN_LAYER_ENCODER ?
@@ -226,7 +226,7 @@ int run_embed(const run_embed_options *e, run_embed_result *res, sc_error *err)
 		goto out;
 	if (e->points && (rc = write_points(e->points, w.xy, w.labels, w.n, err)))
 		goto out;
-	printf("wrote %s\n", e->out);
+	run_printf("wrote %s\n", e->out);
 	if (res)
 		*res = (run_embed_result){w.n, w.dim, sil, knn, sil2, knn2};
 out:

@@ -1,7 +1,7 @@
 /* report_corrupt.c: classifier errors under common corruptions and the
  * mean corruption error (mCE) of ImageNet-C, for `supcon eval --corrupt`
  * and the demo's report. */
-#include "train.h"
+#include "run.h"
 
 #include <errno.h>
 #include <math.h>
@@ -116,9 +116,9 @@ int run_corrupt_eval(graph_model *net, const dataset *d, const int64_t *idx,
 		for (int j = 0; j < t->n_severities; j++)
 			sev[ns++] = t->severities[j];
 		if (progress) {
-			printf("%s: %s (%d/%d)  %.0fs\n", progress, corrupt_name(k), i + 1,
+			run_printf("%s: %s (%d/%d)  %.0fs\n", progress, corrupt_name(k), i + 1,
 			       t->n_kinds, run_now() - t0);
-			fflush(stdout);
+			run_flush();
 		}
 		dataset *cd = NULL;
 		rc = corrupt_dataset_severities(d, idx, n, k, sev, ns, seed, &cd, err);

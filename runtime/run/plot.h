@@ -16,8 +16,8 @@
  * plot_write_png writes the canvas with libpng through runtime/fileio.h,
  * so the file appears atomically; errors come back as one line naming the
  * path. */
-#ifndef SUPCON_TOOLS_PLOT_H
-#define SUPCON_TOOLS_PLOT_H
+#ifndef SUPCON_RUN_PLOT_H
+#define SUPCON_RUN_PLOT_H
 
 #include <stdint.h>
 

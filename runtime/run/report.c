@@ -1,7 +1,7 @@
 /* report.c: the pictures of a run directory: training curves
  * (DIR/curves.png), written by `supcon train`, `supcon linear`, the sweep
  * and the demo at the end of every stage. */
-#include "train.h"
+#include "run.h"
 
 #include <math.h>
 #include <stddef.h>
