@@ -3,6 +3,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* AddressSanitizer, as GCC and clang announce it */
+#if defined(__SANITIZE_ADDRESS__)
+#define EXEC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EXEC_ASAN 1
+#endif
+#endif
+#ifndef EXEC_ASAN
+#define EXEC_ASAN 0
+#endif
 
 int exec_env_init(exec_env *env, int threads, sc_error *err)
 {
@@ -28,8 +41,35 @@ void exec_env_destroy(exec_env *env)
 		dnnl_stream_destroy(env->stream);
 	if (env->engine)
 		dnnl_engine_destroy(env->engine);
-	free(env->scratch);
+	exec_buffer_free(env->scratch, env->scratch_bytes);
 	memset(env, 0, sizeof *env);
+}
+
+static int exec_buffer_mapped(size_t bytes)
+{
+	return !EXEC_ASAN && bytes >= EXEC_BUFFER_MAP_MIN;
+}
+
+void *exec_buffer_alloc(size_t bytes)
+{
+	size_t cap = (bytes + 63) & ~(size_t)63;
+	if (cap < bytes)
+		return NULL;
+	if (!exec_buffer_mapped(bytes))
+		return aligned_alloc(64, cap ? cap : 64);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void exec_buffer_free(void *p, size_t bytes)
+{
+	if (!p)
+		return;
+	if (exec_buffer_mapped(bytes))
+		munmap(p, bytes);
+	else
+		free(p);
 }
 
 void exec_scratch_request(exec_env *env, size_t bytes)
@@ -52,11 +92,11 @@ int exec_scratch_reserve(exec_env *env, sc_error *err)
 	if (env->scratch_request <= env->scratch_bytes)
 		return SC_OK;
 	size_t bytes = (env->scratch_request + 63) & ~(size_t)63;
-	void *p = aligned_alloc(64, bytes);
+	void *p = exec_buffer_alloc(bytes);
 	if (!p)
 		return sc_fail(err, SC_ENOMEM, "cannot allocate %zu bytes of scratch",
 			       bytes);
-	free(env->scratch);
+	exec_buffer_free(env->scratch, env->scratch_bytes);
 	env->scratch = p;
 	env->scratch_bytes = bytes;
 	return SC_OK;
@@ -66,7 +106,7 @@ void exec_scratch_shrink(exec_env *env, size_t bytes)
 {
 	env->scratch_request = bytes;
 	if (env->scratch_bytes > ((bytes + 63) & ~(size_t)63)) {
-		free(env->scratch);
+		exec_buffer_free(env->scratch, env->scratch_bytes);
 		env->scratch = NULL;
 		env->scratch_bytes = 0;
 	}

@@ -3,7 +3,8 @@
  * One exec_env per plan.  It owns the oneDNN engine and stream that every
  * primitive of the plan is created on and runs on, and the scratch buffer
  * kernels may borrow during run (sized by the largest request made during
- * prepare, allocated once). */
+ * prepare; the executor gives a large one back after its node in a plan's
+ * first run, and moves large ones into its arena for the runs after). */
 #ifndef SUPCON_EXEC_H
 #define SUPCON_EXEC_H
 
@@ -38,6 +39,23 @@ int exec_scratch_reserve(exec_env *env, sc_error *err);
 /* Executor only: lowers the request to `bytes` and gives back a larger
  * buffer (the executor has moved the big users elsewhere). */
 void exec_scratch_shrink(exec_env *env, size_t bytes);
+
+/* Large buffers whose memory must go back to the system as soon as they
+ * are freed: the activations of a plan's first run and the shared
+ * scratch.  glibc serves a request below its mmap threshold, which rises
+ * to the size of the largest block freed so far (up to 32 MiB), from its
+ * heap, and keeps freed heap pages resident; the first run of a training
+ * step frees hundreds of such buffers in an order that leaves holes, and
+ * measured on a ResNet-18 SupCon step at 256 views the process held 500
+ * MiB more than its live activations (peak RSS 1700 MiB against 1424 MiB
+ * for every later step).  From EXEC_BUFFER_MAP_MIN bytes up these are
+ * mapped and unmapped directly (64-byte aligned like the rest, being
+ * page aligned); smaller ones, and all of them under AddressSanitizer,
+ * whose redzones a mapping would lose, come from aligned_alloc.  Free
+ * with the size given to exec_buffer_alloc(); NULL when out of memory. */
+#define EXEC_BUFFER_MAP_MIN ((size_t)1 << 20)
+void *exec_buffer_alloc(size_t bytes);
+void exec_buffer_free(void *p, size_t bytes);
 
 /* Turns a failed oneDNN status into an sc_error naming what failed. */
 int exec_dnnl_check(dnnl_status_t st, const char *what, sc_error *err);
