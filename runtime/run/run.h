@@ -193,6 +193,11 @@ int run_predict(graph_model *net, const dataset *d, const int64_t *idx,
 /* Index of the largest of row[0..k) (the first on ties). */
 int64_t run_argmax(const float *row, int64_t k);
 
+/* Exactly n comma-separated floats of s (the supcon.mean / supcon.std
+ * metadata) into v; -1 when s is NULL, has fewer or more, or one is not a
+ * number. */
+int run_parse_floats(const char *s, float *v, int64_t n);
+
 /* Features of `net` (first output [N, F]) for idx of d, into feats
  * (n x F floats). */
 int run_features(graph_model *net, const dataset *d, const int64_t *idx,

@@ -845,20 +845,6 @@ static int linear_epoch_end(loop *lp, double *val, double *test, sc_error *err)
 	return rc;
 }
 
-static int parse_floats(const char *s, float *v, int n)
-{
-	for (int i = 0; i < n; i++) {
-		char *end;
-		if (!s)
-			return -1;
-		v[i] = strtof(s, &end);
-		if (end == s)
-			return -1;
-		s = *end == ',' ? end + 1 : NULL;
-	}
-	return 0;
-}
-
 /* The encoder of the stage-1 network: cut once at its "features". */
 static int make_encoder(const graph_model *stage1, graph_model **out,
 			int64_t *dim, sc_error *err)
@@ -1000,8 +986,8 @@ int run_linear(const char *dir, const run_config *given, int resume,
 		goto out;
 	/* the normalisation stage 1 trained with */
 	int ch = (int)d.train->c;
-	if (parse_floats(export_meta_get(stage1, "mean"), d.mean, ch) ||
-	    parse_floats(export_meta_get(stage1, "std"), d.std, ch)) {
+	if (run_parse_floats(export_meta_get(stage1, "mean"), d.mean, ch) ||
+	    run_parse_floats(export_meta_get(stage1, "std"), d.std, ch)) {
 		rc = sc_fail(err, SC_EINVAL, "%s: no supcon.mean/std metadata for "
 			     "%d channels: was it written by supcon train on this "
 			     "data?", path, ch);
@@ -1173,8 +1159,8 @@ int run_export(const char *dir, const char *out_path, int softmax,
 	int ch = ms ? 1 : 0;
 	for (const char *p = ms; p && (p = strchr(p, ',')); p++)
 		ch++;
-	if (!ms || ch > 4 || parse_floats(ms, mean, ch) ||
-	    parse_floats(export_meta_get(m, "std"), std, ch)) {
+	if (!ms || ch > 4 || run_parse_floats(ms, mean, ch) ||
+	    run_parse_floats(export_meta_get(m, "std"), std, ch)) {
 		graph_model_free(m);
 		return sc_fail(err, SC_EINVAL, "%s: no supcon.mean/std metadata",
 			       path);

@@ -163,6 +163,17 @@ int64_t run_argmax(const float *row, int64_t k)
 	return best;
 }
 
+/* *k gets the classes of y, a batch of b float logits [b, classes]. */
+static int logits_width(const sc_tensor *y, int64_t b, int64_t *k,
+			sc_error *err)
+{
+	*k = y->rank == 2 ? y->dims[1] : 0;
+	if (y->dtype != SC_FLOAT || y->dims[0] != b || *k < 1)
+		return sc_fail(err, SC_EINVAL, "the model's output is not float "
+			       "logits [N, classes]");
+	return SC_OK;
+}
+
 typedef struct acc_ctx {
 	const dataset *d;
 	const int64_t *idx;
@@ -175,10 +186,10 @@ static int acc_sink(void *vctx, const plan *p, int64_t from, int64_t b,
 {
 	acc_ctx *c = vctx;
 	const sc_tensor *y = plan_output(p, 0);
-	int64_t k = y->rank == 2 ? y->dims[1] : 0;
-	if (y->dtype != SC_FLOAT || y->dims[0] != b || k < 1)
-		return sc_fail(err, SC_EINVAL, "the model's output is not float "
-			       "logits [N, classes]");
+	int64_t k;
+	int rc = logits_width(y, b, &k, err);
+	if (rc)
+		return rc;
 	if (k < c->d->classes)
 		return sc_fail(err, SC_EINVAL, "the model has %lld outputs per image "
 			       "but the data has %lld classes", (long long)k,
@@ -227,10 +238,10 @@ static int pred_sink(void *vctx, const plan *p, int64_t from, int64_t b,
 {
 	pred_ctx *c = vctx;
 	const sc_tensor *y = plan_output(p, 0);
-	int64_t k = y->rank == 2 ? y->dims[1] : 0;
-	if (y->dtype != SC_FLOAT || y->dims[0] != b || k < 1)
-		return sc_fail(err, SC_EINVAL, "the model's output is not float "
-			       "logits [N, classes]");
+	int64_t k;
+	int rc = logits_width(y, b, &k, err);
+	if (rc)
+		return rc;
 	for (int64_t i = 0; i < b; i++)
 		c->pred[from + i] = (int32_t)run_argmax((const float *)y->data + i * k, k);
 	return SC_OK;
@@ -646,7 +657,7 @@ int run_layer_model(const graph_model *m, run_layer layer, graph_model **out,
 	return SC_OK;
 }
 
-static int parse_float_list(const char *s, float *v, int64_t n)
+int run_parse_floats(const char *s, float *v, int64_t n)
 {
 	for (int64_t i = 0; i < n; i++) {
 		char *end;
@@ -683,7 +694,7 @@ int run_model_normalisation(const graph_model *m, int64_t c, float *mean,
 		*inside = 1;
 		return SC_OK;
 	}
-	if (parse_float_list(ms, mean, c) || parse_float_list(ss, std, c))
+	if (run_parse_floats(ms, mean, c) || run_parse_floats(ss, std, c))
 		return sc_fail(err, SC_EINVAL, "supcon.mean/std metadata '%s' / '%s' "
 			       "is not %lld numbers each: was the model trained on "
 			       "this data?", ms ? ms : "", ss ? ss : "", (long long)c);
